@@ -1,0 +1,103 @@
+/**
+ * Schema of the native dialect file (contract section 3.1). It checks shape and types only;
+ * cross-field rules (listen addresses, duplicates, cluster names, collisions) live in load.ts
+ * because they need key paths that JSON Schema cannot express.
+ *
+ * `reason` is a custom annotation (registered with ajv in load.ts): the user-facing explanation
+ * used instead of ajv's generic text when a pattern/length/range rule fails.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ShardProtocol } from './types.js';
+
+export const DEFAULT_HTTP_LISTEN = '0.0.0.0:8082';
+export const DEFAULT_GRPC_LISTEN = '0.0.0.0:7979';
+export const DEFAULT_LEASE_SECONDS = 10;
+export const DEFAULT_EXPIRED_RETENTION_SECONDS = 300;
+export const DEFAULT_DEBOUNCE_MS = 10;
+export const DEFAULT_MAX_DELAY_MS = 100;
+export const DEFAULT_DATABASE = 'default';
+
+/** Group, shard, database and DC names: the same charset the heartbeat API accepts (contract 4.1). */
+export const NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+export const NAME_REASON = 'must be 1 to 64 characters of letters, digits, ".", "_" or "-"';
+
+const Name = Type.String({ pattern: NAME_PATTERN, reason: NAME_REASON });
+
+const Listen = (defaultValue?: string) =>
+  Type.String(defaultValue === undefined ? {} : { default: defaultValue });
+
+export const ShardSchema = Type.Object(
+  {
+    name: Name,
+    /** Required unless the group is proxyless; checked in load.ts since it depends on the group. */
+    listen: Type.Optional(Listen()),
+    clusters: Type.Array(Type.String(), {
+      minItems: 1,
+      reason: 'must list at least one cluster, e.g. [shard0-masters, shard0-replicas]',
+    }),
+    // A plain enum (not a union of literals) so ajv reports one "must be one of" error.
+    protocol: Type.Optional(Type.Unsafe<ShardProtocol>({ type: 'string', enum: ['tcp', 'http2'], default: 'tcp' })),
+  },
+  { additionalProperties: false },
+);
+
+export const GroupSchema = Type.Object(
+  {
+    name: Name,
+    dc: Type.Optional(Name),
+    database: Type.Optional(Type.String({ pattern: NAME_PATTERN, reason: NAME_REASON, default: DEFAULT_DATABASE })),
+    proxyless: Type.Optional(Type.Boolean({ default: false })),
+    shards: Type.Array(ShardSchema, { minItems: 1, reason: 'must list at least one shard' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ClusterSettingsSchema = Type.Object(
+  {
+    /** Go duration, e.g. "10s", "500ms", "1m30s"; parsed in load.ts. */
+    connectTimeout: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const NativeConfigSchema = Type.Object(
+  {
+    http: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_HTTP_LISTEN)) }, { additionalProperties: false })),
+    grpc: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_GRPC_LISTEN)) }, { additionalProperties: false })),
+    registry: Type.Optional(
+      Type.Object(
+        {
+          // Fractions allowed: tests and demos use sub-second leases.
+          leaseSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: DEFAULT_LEASE_SECONDS, reason: 'must be a number of seconds above 0' }),
+          ),
+          expiredRetentionSeconds: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_EXPIRED_RETENTION_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    xds: Type.Optional(
+      Type.Object(
+        {
+          debounceMs: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_DEBOUNCE_MS, reason: 'must be a number of milliseconds, 0 or more' }),
+          ),
+          maxDelayMs: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_MAX_DELAY_MS, reason: 'must be a number of milliseconds, 0 or more' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    groups: Type.Array(GroupSchema, { minItems: 1, reason: 'must list at least one group' }),
+    clusters: Type.Optional(Type.Record(Type.String(), ClusterSettingsSchema)),
+  },
+  { additionalProperties: false },
+);
+
+/** A native dialect file as written (optional keys still optional). */
+export type NativeConfigFile = Static<typeof NativeConfigSchema>;
+export type NativeGroup = Static<typeof GroupSchema>;
+export type NativeShard = Static<typeof ShardSchema>;
