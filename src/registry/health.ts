@@ -1,0 +1,40 @@
+/**
+ * Judges every node at one instant: lease expiry on the server's clock, then epoch fencing.
+ * Pure, so the watcher, /clusters and tests all see the same verdicts for the same inputs.
+ */
+import type { Health, NodeRecord } from './node.js';
+
+export function isExpired(node: NodeRecord, nowMs: number, leaseMs: number): boolean {
+  return nowMs - node.lastHeartbeatMs > leaseMs;
+}
+
+/** `${database}/${shard}`: the unit within which one master epoch wins. */
+export function shardKey(database: string, shard: string): string {
+  return `${database}/${shard}`;
+}
+
+export function assessHealth(nodes: Iterable<NodeRecord>, nowMs: number, leaseMs: number): Map<string, Health> {
+  const list = [...nodes];
+  // Highest epoch among live masters per shard. An inactive master still counts: its term exists,
+  // so an older master must not take writes because the newer one paused. Expired masters do not.
+  const highestEpoch = new Map<string, number>();
+  for (const node of list) {
+    if (node.role !== 'master' || isExpired(node, nowMs, leaseMs)) continue;
+    const key = shardKey(node.database, node.shard);
+    highestEpoch.set(key, Math.max(highestEpoch.get(key) ?? 0, node.epoch));
+  }
+  const verdicts = new Map<string, Health>();
+  for (const node of list) {
+    verdicts.set(node.id, judge(node, nowMs, leaseMs, highestEpoch));
+  }
+  return verdicts;
+}
+
+function judge(node: NodeRecord, nowMs: number, leaseMs: number, highestEpoch: Map<string, number>): Health {
+  if (isExpired(node, nowMs, leaseMs)) return 'expired';
+  if (node.status === 'inactive') return 'inactive';
+  if (node.role === 'master' && node.epoch < (highestEpoch.get(shardKey(node.database, node.shard)) ?? 0)) {
+    return 'fenced';
+  }
+  return node.status === 'draining' ? 'draining' : 'healthy';
+}

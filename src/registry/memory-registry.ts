@@ -1,0 +1,96 @@
+import type { Clock } from './clock.js';
+import { isExpired } from './health.js';
+import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
+import type { NodeRegistry, RecordOutcome } from './registry.js';
+
+export interface MemoryRegistryOptions {
+  readonly leaseSeconds: number;
+  readonly expiredRetentionSeconds: number;
+  readonly clock: Clock;
+}
+
+/** A single-process registry. Lease renewals that change no routing field notify nobody. */
+export class MemoryRegistry implements NodeRegistry {
+  readonly leaseMs: number;
+  private readonly retentionMs: number;
+  private readonly clock: Clock;
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly listeners = new Set<() => void>();
+  private sorted: readonly NodeRecord[] | undefined;
+
+  constructor(options: MemoryRegistryOptions) {
+    this.leaseMs = options.leaseSeconds * 1000;
+    this.retentionMs = options.expiredRetentionSeconds * 1000;
+    this.clock = options.clock;
+  }
+
+  record(heartbeat: Heartbeat): RecordOutcome {
+    const now = this.clock.now();
+    const previous = this.nodes.get(heartbeat.id);
+    const node: NodeRecord = Object.freeze({
+      ...heartbeat,
+      labels: Object.freeze({ ...heartbeat.labels }),
+      firstSeenMs: previous?.firstSeenMs ?? now,
+      lastHeartbeatMs: now,
+    });
+    this.nodes.set(node.id, node);
+    this.sorted = undefined;
+    const routingChanged =
+      previous === undefined || isExpired(previous, now, this.leaseMs) || !sameRouting(previous, heartbeat);
+    if (routingChanged) this.notify();
+    return { node, routingChanged };
+  }
+
+  forget(id: string): NodeRecord | undefined {
+    const node = this.nodes.get(id);
+    if (!node) return undefined;
+    this.nodes.delete(id);
+    this.sorted = undefined;
+    this.notify();
+    return node;
+  }
+
+  get(id: string): NodeRecord | undefined {
+    return this.nodes.get(id);
+  }
+
+  list(): readonly NodeRecord[] {
+    this.sorted ??= Object.freeze([...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+    return this.sorted;
+  }
+
+  sweep(): string[] {
+    const now = this.clock.now();
+    const forgotten: string[] = [];
+    for (const node of this.nodes.values()) {
+      if (now - node.lastHeartbeatMs > this.leaseMs + this.retentionMs) forgotten.push(node.id);
+    }
+    for (const id of forgotten) this.nodes.delete(id);
+    if (forgotten.length > 0) {
+      this.sorted = undefined;
+      this.notify();
+    }
+    return forgotten;
+  }
+
+  nextDeadline(): number | undefined {
+    const now = this.clock.now();
+    let earliest: number | undefined;
+    for (const node of this.nodes.values()) {
+      // Expired means older than a whole lease, so the verdict flips 1 ms after the lease ends.
+      const expiresAt = node.lastHeartbeatMs + this.leaseMs + 1;
+      const deadline = expiresAt > now ? expiresAt : expiresAt + this.retentionMs;
+      if (earliest === undefined || deadline < earliest) earliest = deadline;
+    }
+    return earliest;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The node registry: the contract every store implements (in memory today; a distributed
+ * store later), so the watcher and the HTTP/gRPC sources never depend on how nodes are kept.
+ */
+import type { Heartbeat, NodeRecord } from './node.js';
+
+export interface RecordOutcome {
+  readonly node: NodeRecord;
+  /** True when the heartbeat created or revived the node or changed a field routing depends on. */
+  readonly routingChanged: boolean;
+}
+
+export interface NodeRegistry {
+  readonly leaseMs: number;
+  /** Applies a validated heartbeat, stamped with the server's clock. */
+  record(heartbeat: Heartbeat): RecordOutcome;
+  /** Forgets a node at once (operator action). Returns what was forgotten. */
+  forget(id: string): NodeRecord | undefined;
+  get(id: string): NodeRecord | undefined;
+  /** Every stored node, live or expired, ordered by id. */
+  list(): readonly NodeRecord[];
+  /** Forgets nodes that have been expired for longer than the retention. Returns their ids. */
+  sweep(): string[];
+  /** The earliest server time at which time alone changes a node's verdict (expiry or forgetting). */
+  nextDeadline(): number | undefined;
+  /** Called after any change that may alter routing or the stored set. Returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+}
