@@ -1,0 +1,127 @@
+/**
+ * Pure: config + the registry at one instant -> what every group should see.
+ * Same inputs, same output; nothing here reads a clock or does I/O.
+ */
+import { isIP } from 'node:net';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type Config, type GroupConfig, type ShardConfig } from '../config/types.js';
+import { shardKey } from '../registry/health.js';
+import { isRoutable, type Health, type NodeRecord, type Role } from '../registry/node.js';
+import { roleOfCluster } from './cluster-names.js';
+import type { ClusterIR, EndpointIR, GroupTopology, ListenerIR, VirtualHostIR } from './ir.js';
+
+export interface RegistryView {
+  readonly nodes: readonly NodeRecord[];
+  readonly health: ReadonlyMap<string, Health>;
+}
+
+/** Routable nodes indexed by database, shard and role, built once per rebuild and shared by every group. */
+export class RoutableIndex {
+  private readonly byKey = new Map<string, NodeRecord[]>();
+
+  constructor(view: RegistryView) {
+    for (const node of view.nodes) {
+      const health = view.health.get(node.id);
+      // Envoy's EDS takes IP addresses only; a node known by DNS name cannot be an EDS endpoint.
+      if (health === undefined || !isRoutable(health) || isIP(node.host) === 0) continue;
+      const key = RoutableIndex.key(node.database, node.shard, node.role);
+      let list = this.byKey.get(key);
+      if (!list) this.byKey.set(key, (list = []));
+      list.push(node);
+    }
+  }
+
+  static key(database: string, shard: string, role: Role): string {
+    return `${shardKey(database, shard)}/${role}`;
+  }
+
+  nodes(database: string, shard: string, role: Role): readonly NodeRecord[] {
+    return this.byKey.get(RoutableIndex.key(database, shard, role)) ?? [];
+  }
+}
+
+export function buildTopology(config: Config, view: RegistryView): ReadonlyMap<string, GroupTopology> {
+  const index = new RoutableIndex(view);
+  const result = new Map<string, GroupTopology>();
+  for (const group of config.groups) {
+    result.set(group.name, buildGroup(config, group, index));
+  }
+  return result;
+}
+
+export function buildGroup(config: Config, group: GroupConfig, index: RoutableIndex): GroupTopology {
+  const listeners: ListenerIR[] = [];
+  const clusters: ClusterIR[] = [];
+  for (const shard of group.shards) {
+    for (const clusterName of shard.clusters) {
+      clusters.push(buildCluster(config, group, shard, clusterName, index));
+    }
+    listeners.push(...shardListeners(group, shard));
+  }
+  return deepFreeze({ group: group.name, listeners, clusters });
+}
+
+function buildCluster(config: Config, group: GroupConfig, shard: ShardConfig, name: string, index: RoutableIndex): ClusterIR {
+  const role = roleOfCluster(shard.name, name);
+  // Config validation guarantees the pattern; a name without a role would hold nobody.
+  const nodes = role ? index.nodes(group.database, shard.name, role) : [];
+  const http = shard.protocol === 'http2' && !group.proxyless;
+  let endpoints = nodes.map((node) => endpointOf(group, node));
+  // gRPC's xDS client NACKs priorities that do not start at 0; Envoy treats an empty priority 0
+  // exactly like a missing one, so only proxyless groups are compacted.
+  if (group.proxyless && endpoints.length > 0 && !endpoints.some((e) => e.priority === 0)) {
+    endpoints = endpoints.map((e) => ({ ...e, priority: 0 }));
+  }
+  return {
+    name,
+    connectTimeoutMs: config.clusters[name]?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    upstreamHttp2: http,
+    tcpHealthCheck: http,
+    endpoints,
+  };
+}
+
+export function endpointOf(group: GroupConfig, node: NodeRecord): EndpointIR {
+  return {
+    nodeId: node.id,
+    host: node.host,
+    port: node.port,
+    zone: node.dc,
+    priority: group.dc === undefined || node.dc === group.dc ? 0 : 1,
+    draining: node.status === 'draining',
+  };
+}
+
+function shardListeners(group: GroupConfig, shard: ShardConfig): ListenerIR[] {
+  const hosts: VirtualHostIR[] = shard.clusters.map((cluster) => ({
+    name: cluster,
+    domains: shard.clusters.length === 1 ? [cluster, '*'] : [cluster],
+    cluster,
+  }));
+  if (group.proxyless) {
+    // A proxyless client dials xds:///<cluster>; the listener of that name routes every call there.
+    return shard.clusters.map((cluster) => ({
+      kind: 'api',
+      name: cluster,
+      virtualHosts: [{ name: cluster, domains: ['*'], cluster }],
+    }));
+  }
+  const listen = shard.listen;
+  if (!listen) return [];
+  if (shard.protocol === 'http2') {
+    return [{ kind: 'http', name: shard.name, address: listen, virtualHosts: hosts }];
+  }
+  return shard.clusters.map((cluster, i) => ({
+    kind: 'tcp',
+    name: cluster,
+    address: { host: listen.host, port: listen.port + i },
+    cluster,
+  }));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

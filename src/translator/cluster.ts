@@ -1,0 +1,35 @@
+import type { ClusterIR } from '../topology/ir.js';
+import { packAny } from './any.js';
+import { duration } from './duration.js';
+
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** An EDS cluster whose endpoints come over the same ADS stream. */
+export function clusterResource(cluster: ClusterIR): Record<string, unknown> {
+  const resource: Record<string, unknown> = {
+    name: cluster.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+    connect_timeout: duration(cluster.connectTimeoutMs),
+    lb_policy: 'ROUND_ROBIN',
+  };
+  if (cluster.upstreamHttp2) {
+    resource.typed_extension_protocol_options = {
+      [HTTP_PROTOCOL_OPTIONS]: packAny(HTTP_PROTOCOL_OPTIONS, { explicit_http_config: { http2_protocol_options: {} } }),
+    };
+  }
+  if (cluster.tcpHealthCheck) {
+    // dkvoy's health check, kept so failing nodes leave rotation before their lease runs out.
+    resource.health_checks = [
+      {
+        timeout: duration(1_000),
+        interval: duration(5_000),
+        interval_jitter: duration(1_000),
+        unhealthy_threshold: { value: 3 },
+        healthy_threshold: { value: 2 },
+        tcp_health_check: {},
+      },
+    ];
+  }
+  return resource;
+}
