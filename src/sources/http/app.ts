@@ -1,0 +1,104 @@
+/**
+ * The discovery and operator HTTP API. Built by a function and started elsewhere, so tests use
+ * inject() without a port.
+ */
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/types.js';
+import type { Clock } from '../../registry/clock.js';
+import type { NodeRegistry } from '../../registry/registry.js';
+import type { RoutingView } from '../../watcher/watcher.js';
+import type { StreamStatus } from '../../xds/sotw-stream.js';
+import { clustersRoutes } from './routes/clusters.js';
+import { healthRoutes } from './routes/health.js';
+import { heartbeatRoutes } from './routes/heartbeat.js';
+import { nodesRoutes } from './routes/nodes.js';
+import { xdsClientsRoutes } from './routes/xds-clients.js';
+import { describeErrors } from './validation-errors.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpDeps {
+  readonly config: Config;
+  readonly registry: NodeRegistry;
+  readonly routingView: () => RoutingView;
+  readonly xdsClients: () => StreamStatus[];
+  readonly readiness: () => { ready: true } | { ready: false; reason: string };
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
+
+export async function buildApp(deps: HttpDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One log line per heartbeat per node per second would drown everything else.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    ajv: {
+      customOptions: {
+        // Refuse, never repair: no coercion, no silently dropped unknown fields, every error reported.
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: true,
+        verbose: true,
+      },
+    },
+    schemaErrorFormatter: (errors, dataVar) => new Error(describeErrors(dataVar, errors)),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // The API speaks JSON only: a text/plain body is refused (415) instead of failing the schema.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (statusCode >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    reply.status(statusCode).send({ statusCode, error: httpErrorName(statusCode), message: clientMessage(error, statusCode) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `${request.method} ${request.url}: no such endpoint` });
+  });
+
+  await app.register(heartbeatRoutes, deps);
+  await app.register(clustersRoutes, deps);
+  await app.register(nodesRoutes, deps);
+  await app.register(xdsClientsRoutes, deps);
+  await app.register(healthRoutes, deps);
+  return app;
+}
+
+const NAMES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function httpErrorName(statusCode: number): string {
+  return NAMES[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Bad Request');
+}
+
+/** Fastify's own errors say what failed but not always which part of the request; name it. */
+function clientMessage(error: FastifyError, statusCode: number): string {
+  if (statusCode >= 500) return 'internal error';
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `body: larger than ${MAX_BODY_BYTES} bytes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `content-type: must be application/json (${error.message})`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'body: is empty; a JSON object is required';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return `body: ${error.message}`;
+    default:
+      return error.message;
+  }
+}

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Heartbeat } from '../../../registry/node.js';
+import { parseHostPort } from '../../../util/host-port.js';
+import type { HttpDeps } from '../app.js';
+import { HeartbeatBody } from '../schemas.js';
+
+export class HeartbeatError extends Error {
+  readonly statusCode = 400;
+}
+
+/** Applies the defaults of the contract and the checks a JSON schema cannot express. */
+export function toHeartbeat(body: HeartbeatBody): Heartbeat {
+  const parsed = parseHostPort(body.address);
+  if (!parsed.ok) throw new HeartbeatError(`body.address: ${parsed.reason}`);
+  return {
+    id: body.id ?? body.address,
+    address: body.address,
+    host: parsed.value.host,
+    port: parsed.value.port,
+    database: body.database,
+    shard: body.shard,
+    role: body.role,
+    status: body.status ?? 'active',
+    dc: body.dc,
+    epoch: body.epoch ?? 0,
+    labels: body.labels ?? {},
+  };
+}
+
+export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody } }, async (request) => {
+    const outcome = deps.registry.record(toHeartbeat(request.body));
+    if (outcome.routingChanged) {
+      request.log.info(
+        { node: outcome.node.id, address: outcome.node.address, shard: outcome.node.shard, role: outcome.node.role, status: outcome.node.status, epoch: outcome.node.epoch },
+        'node routing changed',
+      );
+    }
+    return { leaseSeconds: deps.config.registry.leaseSeconds, advertised: {} };
+  });
+};

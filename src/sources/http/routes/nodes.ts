@@ -1,0 +1,31 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { NodeRecord } from '../../../registry/node.js';
+import type { HttpDeps } from '../app.js';
+import { NodeIdParams } from '../schemas.js';
+
+/** The registry as stored, with server-clock times as ISO strings. */
+export function nodeJson(node: NodeRecord) {
+  const { host: _host, port: _port, firstSeenMs, lastHeartbeatMs, dc, ...rest } = node;
+  return { ...rest, dc: dc ?? null, firstSeen: new Date(firstSeenMs).toISOString(), lastHeartbeat: new Date(lastHeartbeatMs).toISOString() };
+}
+
+export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const notFound = (id: string) => ({ statusCode: 404, error: 'Not Found', message: `id: no node "${id}"` });
+
+  app.get('/v1/nodes', async () => ({ nodes: deps.registry.list().map(nodeJson) }));
+
+  app.get('/v1/nodes/:id', { schema: { params: NodeIdParams } }, async (request, reply) => {
+    const node = deps.registry.get(request.params.id);
+    if (!node) return reply.status(404).send(notFound(request.params.id));
+    return nodeJson(node);
+  });
+
+  app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams } }, async (request, reply) => {
+    const node = deps.registry.forget(request.params.id);
+    if (!node) return reply.status(404).send(notFound(request.params.id));
+    request.log.info({ node: node.id }, 'node forgotten by operator');
+    return { forgotten: nodeJson(node) };
+  });
+};

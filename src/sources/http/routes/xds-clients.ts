@@ -1,0 +1,13 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { SHORT_NAMES, isResourceTypeUrl } from '../../../envoy-api/type-urls.js';
+import type { HttpDeps } from '../app.js';
+
+export const xdsClientsRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
+  app.get('/v1/xds/clients', async () => ({
+    clients: deps.xdsClients().map((client) => ({
+      ...client,
+      // Short names (cds, eds, lds, rds) read better than type URLs in an operator's terminal.
+      types: Object.fromEntries(Object.entries(client.types).map(([url, status]) => [isResourceTypeUrl(url) ? SHORT_NAMES[url] : url, status])),
+    })),
+  }));
+};

@@ -1,0 +1,40 @@
+/** The HTTP app over a real registry and watcher, without a port: requests go through inject(). */
+import { pino } from 'pino';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { MemoryRegistry } from '../../src/registry/memory-registry.js';
+import { SnapshotCache } from '../../src/snapshot/cache.js';
+import { buildApp, type App } from '../../src/sources/http/app.js';
+import { Watcher } from '../../src/watcher/watcher.js';
+import { FakeClock } from './fake-clock.js';
+
+export interface TestApp {
+  readonly app: App;
+  readonly config: Config;
+  readonly registry: MemoryRegistry;
+  readonly watcher: Watcher;
+  readonly clock: FakeClock;
+}
+
+export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise<TestApp> {
+  const config = parseConfig(
+    rawConfig ?? {
+      groups: [{ name: 'local-group', dc: 'dc1', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }],
+    },
+    'test',
+  );
+  const clock = new FakeClock();
+  const logger = pino({ level: 'silent' });
+  const registry = new MemoryRegistry({ ...config.registry, clock });
+  const watcher = new Watcher({ config, registry, cache: new SnapshotCache(), clock, logger });
+  const app = await buildApp({
+    config,
+    registry,
+    routingView: () => watcher.routingView(),
+    xdsClients: () => [],
+    readiness: () => ({ ready: true }),
+    clock,
+    logger,
+  });
+  return { app, config, registry, watcher, clock };
+}
