@@ -4,6 +4,7 @@
  * ConfigError naming the key path the user wrote (contract sections 2 and 3).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { extname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
@@ -18,7 +19,11 @@ import {
   DEFAULT_GRPC_LISTEN,
   DEFAULT_HTTP_LISTEN,
   DEFAULT_LEASE_SECONDS,
+  DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS,
+  DEFAULT_MAX_CONNECTION_AGE_SECONDS,
   DEFAULT_MAX_DELAY_MS,
+  DEFAULT_STREAM_REQUEST_BURST,
+  DEFAULT_STREAM_REQUESTS_PER_SECOND,
   NativeConfigSchema,
   type NativeConfigFile,
 } from './schema.js';
@@ -130,6 +135,10 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   const xds = {
     debounceMs: file.xds?.debounceMs ?? DEFAULT_DEBOUNCE_MS,
     maxDelayMs: file.xds?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS,
+    maxConnectionAgeSeconds: file.xds?.maxConnectionAgeSeconds ?? DEFAULT_MAX_CONNECTION_AGE_SECONDS,
+    maxConnectionAgeGraceSeconds: file.xds?.maxConnectionAgeGraceSeconds ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS,
+    streamRequestsPerSecond: file.xds?.streamRequestsPerSecond ?? DEFAULT_STREAM_REQUESTS_PER_SECOND,
+    streamRequestBurst: file.xds?.streamRequestBurst ?? DEFAULT_STREAM_REQUEST_BURST,
   };
   if (xds.maxDelayMs < xds.debounceMs) {
     // The cap on waiting cannot be shorter than the window that batches changes.
@@ -177,6 +186,8 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
         return { name: shard.name, listen: undefined, clusters: [...shard.clusters], protocol };
       }
       const listen = listenAt(at('listen'), shard.listen, false);
+      // Envoy binds listeners to IP addresses only; a name here would be NACKed by every sidecar.
+      if (isIP(listen.host) === 0) fail(at('listen'), `"${shard.listen}": an Envoy listener binds an IP address, not a host name`);
       // tcp: cluster i listens on port + i (contract 3.1); http2: one listener for all clusters.
       const ports = protocol === 'tcp' ? shard.clusters.length : 1;
       const lastPort = listen.port + ports - 1;

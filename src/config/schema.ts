@@ -15,6 +15,10 @@ export const DEFAULT_LEASE_SECONDS = 10;
 export const DEFAULT_EXPIRED_RETENTION_SECONDS = 300;
 export const DEFAULT_DEBOUNCE_MS = 10;
 export const DEFAULT_MAX_DELAY_MS = 100;
+export const DEFAULT_MAX_CONNECTION_AGE_SECONDS = 1800;
+export const DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS = 60;
+export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
+export const DEFAULT_STREAM_REQUEST_BURST = 200;
 export const DEFAULT_DATABASE = 'default';
 
 /** Group, shard, database and DC names: the same charset the heartbeat API accepts (contract 4.1). */
@@ -86,6 +90,18 @@ export const NativeConfigSchema = Type.Object(
           ),
           maxDelayMs: Type.Optional(
             Type.Number({ minimum: 0, default: DEFAULT_MAX_DELAY_MS, reason: 'must be a number of milliseconds, 0 or more' }),
+          ),
+          maxConnectionAgeSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: DEFAULT_MAX_CONNECTION_AGE_SECONDS, reason: 'must be a number of seconds above 0' }),
+          ),
+          maxConnectionAgeGraceSeconds: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
+          ),
+          streamRequestsPerSecond: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: DEFAULT_STREAM_REQUESTS_PER_SECOND, reason: 'must be a number above 0' }),
+          ),
+          streamRequestBurst: Type.Optional(
+            Type.Integer({ minimum: 1, default: DEFAULT_STREAM_REQUEST_BURST, reason: 'must be a whole number, 1 or more' }),
           ),
         },
         { additionalProperties: false },

@@ -43,6 +43,13 @@ export interface XdsConfig {
   readonly debounceMs: number;
   /** No update waits longer than this, however busy the registry is. */
   readonly maxDelayMs: number;
+  /** Connections are closed (GOAWAY) after about this long, ±10% jitter, so Envoys spread over instances. */
+  readonly maxConnectionAgeSeconds: number;
+  /** How long streams may go on after that GOAWAY before the connection is cut. */
+  readonly maxConnectionAgeGraceSeconds: number;
+  /** Per-stream request rate (token bucket refill); a client over it is cut off with RESOURCE_EXHAUSTED. */
+  readonly streamRequestsPerSecond: number;
+  readonly streamRequestBurst: number;
 }
 
 export interface Config {

@@ -25,7 +25,7 @@ describe('dkvoy dialect', () => {
       http: { listen: { host: '0.0.0.0', port: 8082 } },
       grpc: { listen: { host: '0.0.0.0', port: 7979 } },
       registry: { leaseSeconds: 10, expiredRetentionSeconds: 300 },
-      xds: { debounceMs: 10, maxDelayMs: 100 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {
           name: 'local-group',

@@ -21,7 +21,7 @@ describe('native dialect', () => {
       http: { listen: { host: '0.0.0.0', port: 8082 } },
       grpc: { listen: { host: '0.0.0.0', port: 7979 } },
       registry: { leaseSeconds: 10, expiredRetentionSeconds: 300 },
-      xds: { debounceMs: 10, maxDelayMs: 100 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {
           name: 'local-group',
@@ -48,14 +48,14 @@ describe('native dialect', () => {
       http: { listen: '127.0.0.1:0' },
       grpc: { listen: '[::1]:9000' },
       registry: { leaseSeconds: 0.5, expiredRetentionSeconds: 0 },
-      xds: { debounceMs: 0, maxDelayMs: 50 },
+      xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20 },
       groups: [
         {
           name: 'g1',
           dc: 'dc1',
           database: 'db1',
           shards: [
-            { name: 's0', listen: 'envoy.local:20000', clusters: ['s0-masters', 's0-slaves'], protocol: 'http2' },
+            { name: 's0', listen: '10.0.0.1:20000', clusters: ['s0-masters', 's0-slaves'], protocol: 'http2' },
             { name: 's1', listen: '0.0.0.0:20001', clusters: ['s1-replicas'], protocol: 'tcp' },
           ],
         },
@@ -66,14 +66,14 @@ describe('native dialect', () => {
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(config.grpc.listen).toEqual({ host: '::1', port: 9000 });
     expect(config.registry).toEqual({ leaseSeconds: 0.5, expiredRetentionSeconds: 0 });
-    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50 });
+    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20 });
     expect(config.groups.map((g) => [g.name, g.dc, g.database, g.proxyless])).toEqual([
       ['g1', 'dc1', 'db1', false],
       ['grpc-clients', undefined, 'default', true],
     ]);
     expect(config.groups[0]?.shards[0]).toEqual({
       name: 's0',
-      listen: { host: 'envoy.local', port: 20000 },
+      listen: { host: '10.0.0.1', port: 20000 },
       clusters: ['s0-masters', 's0-slaves'],
       protocol: 'http2',
     });
@@ -341,5 +341,15 @@ describe('native dialect errors', () => {
   it('records the source on the error', () => {
     const error = expectConfigError(parse({ groups: [] }), 'groups', /at least one group/);
     expect(error.source).toBe('test');
+  });
+});
+
+describe('listener addresses', () => {
+  it('refuses a host name where Envoy must bind an IP address', () => {
+    expectConfigError(
+      () => parseConfig({ groups: [{ name: 'g', shards: [{ name: 's0', listen: 'envoy.local:10000', clusters: ['s0-masters'] }] }] }),
+      'groups[0].shards[0].listen',
+      /binds an IP address, not a host name/,
+    );
   });
 });
