@@ -14,15 +14,21 @@ export interface RegistryView {
   readonly health: ReadonlyMap<string, Health>;
 }
 
+/**
+ * Whether a node is sent to Envoy: routable by its verdict, and known by an IP address, since
+ * Envoy's EDS takes IP literals only (a node heartbeating a DNS name is kept but not sent).
+ */
+export function reachesEnvoy(node: NodeRecord, health: Health | undefined): boolean {
+  return health !== undefined && isRoutable(health) && isIP(node.host) !== 0;
+}
+
 /** Routable nodes indexed by database, shard and role, built once per rebuild and shared by every group. */
 export class RoutableIndex {
   private readonly byKey = new Map<string, NodeRecord[]>();
 
   constructor(view: RegistryView) {
     for (const node of view.nodes) {
-      const health = view.health.get(node.id);
-      // Envoy's EDS takes IP addresses only; a node known by DNS name cannot be an EDS endpoint.
-      if (health === undefined || !isRoutable(health) || isIP(node.host) === 0) continue;
+      if (!reachesEnvoy(node, view.health.get(node.id))) continue;
       const key = RoutableIndex.key(node.database, node.shard, node.role);
       let list = this.byKey.get(key);
       if (!list) this.byKey.set(key, (list = []));

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/types.js';
 import type { Health, NodeRecord, NodeStatus, Role } from '../registry/node.js';
+import { reachesEnvoy } from './build.js';
 import { clusterNameFor, parseClusterName } from './cluster-names.js';
 
 export interface EndpointView {
@@ -14,6 +15,8 @@ export interface EndpointView {
   readonly status: NodeStatus;
   readonly epoch: number;
   readonly health: Health;
+  /** Sent to Envoy: healthy or draining, and an IP address (EDS takes no DNS names). */
+  readonly routed: boolean;
   readonly lastHeartbeatAgeMs: number;
 }
 
@@ -85,6 +88,7 @@ export function clusterViews(
         status: node.status,
         epoch: node.epoch,
         health: health.get(node.id) ?? 'expired',
+        routed: reachesEnvoy(node, health.get(node.id)),
         lastHeartbeatAgeMs: Math.max(0, nowMs - lastHeartbeatMs(node)),
       })),
     }));

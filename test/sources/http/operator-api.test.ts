@@ -28,10 +28,19 @@ describe('operator API', () => {
     const [masters, replicas] = body.clusters;
     expect(masters).toMatchObject({ database: 'default', shard: 'shard0', role: 'master' });
     expect(masters.endpoints).toEqual([
-      { id: 'm', address: '10.0.0.1:9000', dc: 'dc1', status: 'active', epoch: 2, health: 'healthy', lastHeartbeatAgeMs: 1_500 },
-      { id: 'old', address: '10.0.0.9:9000', dc: 'dc1', status: 'active', epoch: 1, health: 'fenced', lastHeartbeatAgeMs: 1_500 },
+      { id: 'm', address: '10.0.0.1:9000', dc: 'dc1', status: 'active', epoch: 2, health: 'healthy', routed: true, lastHeartbeatAgeMs: 1_500 },
+      { id: 'old', address: '10.0.0.9:9000', dc: 'dc1', status: 'active', epoch: 1, health: 'fenced', routed: false, lastHeartbeatAgeMs: 1_500 },
     ]);
-    expect(replicas.endpoints[0]).toMatchObject({ id: 'r', dc: null, health: 'draining' });
+    expect(replicas.endpoints[0]).toMatchObject({ id: 'r', dc: null, health: 'draining', routed: true });
+  });
+
+  it('marks a healthy node known only by a DNS name as not routed', async () => {
+    await post({ id: 'dns', address: 'replica-9.shard0.internal:9000', database: 'default', shard: 'shard0', role: 'replica' });
+    t.watcher.rebuild();
+    const replicas = (await t.app.inject('/clusters?shard=shard0')).json().clusters[1];
+    expect(replicas.endpoints.find((e: any) => e.id === 'dns')).toMatchObject({ health: 'healthy', routed: false });
+    t.registry.forget('dns');
+    t.watcher.rebuild();
   });
 
   it('filters by database, shard and group, and refuses an unknown group or filter', async () => {
