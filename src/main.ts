@@ -48,7 +48,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       validateEncoded(messageNameOf(resource.typeUrl), resource.value).map((v) => `${v.path}: ${v.message} (${v.rule})`),
   });
   const groupNames = config.groups.map((group) => group.name);
-  const xds = new XdsServer({ cache, groups: () => groupNames, clock, logger: logger.child({ component: 'xds' }), version: VERSION });
+  const xds = new XdsServer({ cache, groups: () => groupNames, clock, logger: logger.child({ component: 'xds' }), version: VERSION, settings: config.xds });
   const app = await buildApp({
     config,
     registry,

@@ -1,21 +1,24 @@
 /**
- * The xDS gRPC server: ADS and the per-type LDS/CDS/EDS/RDS services over one port.
- * It reads snapshots from the cache and knows nothing of how they were made.
+ * The xDS gRPC server: ADS (state-of-the-world and delta), the per-type LDS/CDS/EDS/RDS services
+ * and CSDS, over one port. It reads snapshots from the cache and knows nothing of how they were made.
  */
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { HostPort } from '../config/types.js';
+import type { HostPort, XdsConfig } from '../config/types.js';
 import { SHORT_NAMES, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
-import { formatHostPort } from '../util/host-port.js';
-import type { DiscoveryRequest, DiscoveryResponse } from './messages.js';
-import { groupOfNode, unknownGroupMessage } from './node-group.js';
-import { PER_TYPE_SERVICES, aggregatedService, perTypeService } from './service-definitions.js';
-import { SotwStream, type StreamStatus } from './sotw-stream.js';
-import { select, nextSubscription } from './subscription.js';
 import { versionOf } from '../snapshot/snapshot.js';
+import { formatHostPort } from '../util/host-port.js';
+import { clientStatusResponse, type ClientStatusRequest } from './csds.js';
+import { DeltaStream } from './delta-stream.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from './messages.js';
+import { groupOfNode, unknownGroupMessage } from './node-group.js';
+import { PER_TYPE_SERVICES, aggregatedService, clientStatusService, perTypeService } from './service-definitions.js';
+import { SotwStream } from './sotw-stream.js';
+import type { StreamOptions, StreamStatus } from './stream-base.js';
+import { nextSubscription, select } from './subscription.js';
 
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
@@ -23,28 +26,51 @@ export interface XdsServerOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly version: string;
+  readonly settings: XdsConfig;
 }
 
-type Duplex = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+type AnyStream = SotwStream | DeltaStream;
+type Duplex<Req, Res> = grpc.ServerDuplexStream<Req, Res>;
+
+const KEEPALIVE_TIME_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 5_000;
 
 export class XdsServer {
-  private readonly server = new grpc.Server();
-  private readonly streams = new Map<number, { stream: SotwStream; call: Duplex }>();
+  private readonly server: grpc.Server;
+  private readonly streams = new Map<number, { stream: AnyStream; call: grpc.ServerDuplexStream<unknown, unknown> }>();
   private nextStreamId = 1;
   private readonly controlPlaneId: string;
 
   constructor(private readonly options: XdsServerOptions) {
     this.controlPlaneId = `shardvoy/${options.version}@${hostname()}`;
+    this.server = new grpc.Server({
+      // Dead peers are noticed within 35 s; connections are recycled (grpc-js adds ±10% jitter)
+      // so that Envoys spread over instances after a scale-out.
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      'grpc.max_connection_age_ms': options.settings.maxConnectionAgeSeconds * 1000,
+      'grpc.max_connection_age_grace_ms': options.settings.maxConnectionAgeGraceSeconds * 1000,
+    });
     this.server.addService(aggregatedService(), {
-      StreamAggregatedResources: (call: Duplex) => this.serveStream(call, undefined),
+      StreamAggregatedResources: (call: Duplex<DiscoveryRequest, DiscoveryResponse>) => this.serve(call, (o) => new SotwStream(o), undefined),
+      DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.serve(call, (o) => new DeltaStream(o), undefined),
     });
     for (const spec of PER_TYPE_SERVICES) {
       this.server.addService(perTypeService(spec), {
-        [spec.stream]: (call: Duplex) => this.serveStream(call, spec.typeUrl),
+        [spec.stream]: (call: Duplex<DiscoveryRequest, DiscoveryResponse>) => this.serve(call, (o) => new SotwStream(o), spec.typeUrl),
+        [spec.delta]: (call: Duplex<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.serve(call, (o) => new DeltaStream(o), spec.typeUrl),
         [spec.fetch]: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, callback: grpc.sendUnaryData<DiscoveryResponse>) =>
           this.fetch(spec.typeUrl, call.request, callback),
       });
     }
+    this.server.addService(clientStatusService(), {
+      FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, object>, callback: grpc.sendUnaryData<object>) =>
+        callback(null, this.clientStatus(call.request)),
+      StreamClientStatus: (call: Duplex<ClientStatusRequest, object>) => {
+        call.on('data', (request: ClientStatusRequest) => call.write(this.clientStatus(request)));
+        call.on('end', () => call.end());
+      },
+    });
   }
 
   /** Binds and starts serving; resolves to the bound address (port 0 picks a free one). */
@@ -80,10 +106,21 @@ export class XdsServer {
     });
   }
 
-  private serveStream(call: Duplex, fixedType: ResourceTypeUrl | undefined): void {
+  private clientStatus(request: ClientStatusRequest): object {
+    return clientStatusResponse(
+      [...this.streams.values()].map(({ stream }) => ({ status: stream.status(), held: (typeUrl) => stream.heldResources(typeUrl) })),
+      request,
+    );
+  }
+
+  private serve<Req, Res>(
+    call: Duplex<Req, Res>,
+    create: (options: StreamOptions<Res>) => AnyStream,
+    fixedType: ResourceTypeUrl | undefined,
+  ): void {
     const streamId = this.nextStreamId++;
     const logger = this.options.logger.child({ streamId });
-    const stream = new SotwStream({
+    const stream = create({
       streamId,
       peer: call.getPeer(),
       cache: this.options.cache,
@@ -91,23 +128,24 @@ export class XdsServer {
       clock: this.options.clock,
       logger,
       controlPlaneId: this.controlPlaneId,
-      ...(fixedType ? { fixedType } : {}),
+      fixedType,
+      rateLimit: { perSecond: this.options.settings.streamRequestsPerSecond, burst: this.options.settings.streamRequestBurst },
       send: (response) => call.write(response),
       fail: (code, message) => {
         logger.warn({ code: grpc.status[code], reason: message }, 'xds stream refused');
         call.emit('error', { code, details: message });
       },
     });
-    this.streams.set(streamId, { stream, call });
-    logger.info({ peer: call.getPeer(), type: fixedType ? SHORT_NAMES[fixedType] : 'ads' }, 'xds stream opened');
+    this.streams.set(streamId, { stream, call: call as grpc.ServerDuplexStream<unknown, unknown> });
+    logger.info({ peer: call.getPeer(), protocol: stream.protocol, type: fixedType ? SHORT_NAMES[fixedType] : 'ads' }, 'xds stream opened');
     const finish = (reason: string) => {
       if (!this.streams.delete(streamId)) return;
       stream.close();
       logger.info({ reason }, 'xds stream closed');
     };
-    call.on('data', (request: DiscoveryRequest) => {
+    call.on('data', (request: Req) => {
       try {
-        stream.onRequest(request);
+        (stream as { onRequest(r: Req): void }).onRequest(request);
       } catch (error) {
         logger.error({ err: error }, 'xds request failed');
         call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });

@@ -36,26 +36,49 @@ function method(path: string, request: string, response: string, streaming: bool
 const DISCOVERY = 'envoy.service.discovery.v3';
 const SOTW_REQUEST = `${DISCOVERY}.DiscoveryRequest`;
 const SOTW_RESPONSE = `${DISCOVERY}.DiscoveryResponse`;
+const DELTA_REQUEST = `${DISCOVERY}.DeltaDiscoveryRequest`;
+const DELTA_RESPONSE = `${DISCOVERY}.DeltaDiscoveryResponse`;
 
 export const AGGREGATED_SERVICE = `${DISCOVERY}.AggregatedDiscoveryService`;
 
 export function aggregatedService(): ServiceDefinition {
   return {
     StreamAggregatedResources: method(`/${AGGREGATED_SERVICE}/StreamAggregatedResources`, SOTW_REQUEST, SOTW_RESPONSE, true),
+    DeltaAggregatedResources: method(`/${AGGREGATED_SERVICE}/DeltaAggregatedResources`, DELTA_REQUEST, DELTA_RESPONSE, true),
   };
 }
 
-/** The per-type services (LDS, CDS, EDS, RDS), each a SotW stream of one type and a unary fetch. */
-export const PER_TYPE_SERVICES: ReadonlyArray<{ service: string; typeUrl: ResourceTypeUrl; stream: string; fetch: string }> = [
-  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', typeUrl: LISTENER, stream: 'StreamListeners', fetch: 'FetchListeners' },
-  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', typeUrl: CLUSTER, stream: 'StreamClusters', fetch: 'FetchClusters' },
-  { service: 'envoy.service.endpoint.v3.EndpointDiscoveryService', typeUrl: ENDPOINT, stream: 'StreamEndpoints', fetch: 'FetchEndpoints' },
-  { service: 'envoy.service.route.v3.RouteDiscoveryService', typeUrl: ROUTE, stream: 'StreamRoutes', fetch: 'FetchRoutes' },
+export interface PerTypeSpec {
+  readonly service: string;
+  readonly typeUrl: ResourceTypeUrl;
+  readonly stream: string;
+  readonly delta: string;
+  readonly fetch: string;
+}
+
+/** The per-type services (LDS, CDS, EDS, RDS): a SotW stream, a delta stream and a unary fetch each. */
+export const PER_TYPE_SERVICES: readonly PerTypeSpec[] = [
+  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', typeUrl: LISTENER, stream: 'StreamListeners', delta: 'DeltaListeners', fetch: 'FetchListeners' },
+  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', typeUrl: CLUSTER, stream: 'StreamClusters', delta: 'DeltaClusters', fetch: 'FetchClusters' },
+  { service: 'envoy.service.endpoint.v3.EndpointDiscoveryService', typeUrl: ENDPOINT, stream: 'StreamEndpoints', delta: 'DeltaEndpoints', fetch: 'FetchEndpoints' },
+  { service: 'envoy.service.route.v3.RouteDiscoveryService', typeUrl: ROUTE, stream: 'StreamRoutes', delta: 'DeltaRoutes', fetch: 'FetchRoutes' },
 ];
 
-export function perTypeService(spec: (typeof PER_TYPE_SERVICES)[number]): ServiceDefinition {
+export function perTypeService(spec: PerTypeSpec): ServiceDefinition {
   return {
     [spec.stream]: method(`/${spec.service}/${spec.stream}`, SOTW_REQUEST, SOTW_RESPONSE, true),
+    [spec.delta]: method(`/${spec.service}/${spec.delta}`, DELTA_REQUEST, DELTA_RESPONSE, true),
     [spec.fetch]: method(`/${spec.service}/${spec.fetch}`, SOTW_REQUEST, SOTW_RESPONSE, false),
+  };
+}
+
+export const CLIENT_STATUS_SERVICE = 'envoy.service.status.v3.ClientStatusDiscoveryService';
+
+export function clientStatusService(): ServiceDefinition {
+  const request = 'envoy.service.status.v3.ClientStatusRequest';
+  const response = 'envoy.service.status.v3.ClientStatusResponse';
+  return {
+    StreamClientStatus: method(`/${CLIENT_STATUS_SERVICE}/StreamClientStatus`, request, response, true),
+    FetchClientStatus: method(`/${CLIENT_STATUS_SERVICE}/FetchClientStatus`, request, response, false),
   };
 }

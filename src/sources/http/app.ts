@@ -9,7 +9,7 @@ import type { Config } from '../../config/types.js';
 import type { Clock } from '../../registry/clock.js';
 import type { NodeRegistry } from '../../registry/registry.js';
 import type { RoutingView } from '../../watcher/watcher.js';
-import type { StreamStatus } from '../../xds/sotw-stream.js';
+import type { StreamStatus } from '../../xds/stream-base.js';
 import { clustersRoutes } from './routes/clusters.js';
 import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';

@@ -1,0 +1,135 @@
+/**
+ * An incremental (delta) xDS stream. Each resource's version is its content hash, so what the
+ * client holds is known name by name: only changed resources are sent, vanished ones are named in
+ * removed_resources, and a reconnecting client's initial_resource_versions are honoured.
+ */
+import { CLUSTER, ENDPOINT, LISTENER, isWildcardType, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
+import type { EncodedResource, Snapshot } from '../snapshot/snapshot.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './messages.js';
+import { XdsStream, type TypeStateBase } from './stream-base.js';
+import type { Subscription } from './subscription.js';
+
+interface DeltaTypeState extends TypeStateBase {
+  /** What the client holds, name -> version, as of the responses sent to it. */
+  held: Map<string, string>;
+  /** Names to send even if unchanged: EDS of clusters just updated, names just (re)subscribed. */
+  force: Set<string>;
+}
+
+interface Diff {
+  readonly updated: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse, DeltaTypeState> {
+  readonly protocol = 'delta';
+
+  heldResources(typeUrl: ResourceTypeUrl): ReadonlyArray<{ name: string; version: string; value: Uint8Array }> {
+    const state = this.types.get(typeUrl);
+    const set = this.snapshot()?.sets[typeUrl];
+    if (!state || !set) return [];
+    return [...state.held].flatMap(([name, version]) => {
+      const resource = set.items.get(name);
+      return resource?.version === version ? [resource] : [];
+    });
+  }
+
+  protected handle(typeUrl: ResourceTypeUrl, request: DeltaDiscoveryRequest): void {
+    const first = !this.types.has(typeUrl);
+    const state = this.types.get(typeUrl) ?? newState();
+    const ack = this.acknowledge(typeUrl, state, request, state.sentVersion);
+    // Unlike SotW, a delta request may change subscriptions without answering a response.
+    if (ack === 'ack' || ack === 'nack' || state.nonce === undefined) state.pending = true;
+    if (first) {
+      for (const [name, version] of Object.entries(request.initial_resource_versions)) state.held.set(name, version);
+    }
+    state.subscription = nextDeltaSubscription(typeUrl, first ? undefined : state.subscription, request);
+    for (const name of request.resource_names_subscribe) {
+      // A (re)subscribed name is answered even if unchanged, unless the client just said it holds it.
+      if (!(first && name in request.initial_resource_versions)) state.force.add(name);
+    }
+    for (const name of request.resource_names_unsubscribe) {
+      state.held.delete(name);
+      state.force.delete(name);
+    }
+    this.types.set(typeUrl, state);
+  }
+
+  protected hasChange(typeUrl: ResourceTypeUrl, state: DeltaTypeState, snapshot: Snapshot): boolean {
+    const diff = this.diff(typeUrl, state, snapshot);
+    return diff.updated.length > 0 || diff.removed.length > 0;
+  }
+
+  protected respond(typeUrl: ResourceTypeUrl, state: DeltaTypeState, snapshot: Snapshot): void {
+    const { updated, removed } = this.diff(typeUrl, state, snapshot);
+    const nonce = this.nextNonce();
+    const version = snapshot.sets[typeUrl].version;
+    this.markSent(state, version, nonce);
+    for (const resource of updated) state.held.set(resource.name, resource.version);
+    for (const name of removed) state.held.delete(name);
+    state.force.clear();
+    this.options.send({
+      system_version_info: version,
+      resources: updated.map((r) => ({ name: r.name, version: r.version, resource: { type_url: typeUrl, value: r.value } })),
+      type_url: typeUrl,
+      removed_resources: removed,
+      nonce,
+      control_plane: { identifier: this.options.controlPlaneId },
+    });
+    if (typeUrl === CLUSTER) {
+      // An updated cluster warms until it gets endpoints again, even unchanged ones.
+      const endpoints = this.types.get(ENDPOINT);
+      for (const cluster of updated) endpoints?.force.add(cluster.name);
+    }
+  }
+
+  private diff(typeUrl: ResourceTypeUrl, state: DeltaTypeState, snapshot: Snapshot): Diff {
+    const set = snapshot.sets[typeUrl];
+    const subscribed = (name: string) => state.subscription.wildcard || state.subscription.names.has(name);
+    const updated: EncodedResource[] = [];
+    const candidates = state.subscription.wildcard ? set.items.keys() : state.subscription.names;
+    for (const name of candidates) {
+      const resource = set.items.get(name);
+      if (resource && (state.held.get(name) !== resource.version || state.force.has(name))) updated.push(resource);
+    }
+    // Removals after additions: a vanished cluster goes only once the listeners are up to date.
+    const holdRemovals = typeUrl === CLUSTER && this.listenersBehind(snapshot);
+    const removed = holdRemovals ? [] : [...state.held.keys()].filter((name) => subscribed(name) && !set.items.has(name));
+    return { updated, removed };
+  }
+
+  private listenersBehind(snapshot: Snapshot): boolean {
+    const listeners = this.types.get(LISTENER);
+    return listeners !== undefined && this.hasChange(LISTENER, listeners, snapshot);
+  }
+}
+
+function nextDeltaSubscription(typeUrl: ResourceTypeUrl, previous: Subscription | undefined, request: DeltaDiscoveryRequest): Subscription {
+  const names = new Set(previous?.names ?? []);
+  let wildcard = previous?.wildcard ?? false;
+  // Legacy wildcard: LDS and CDS asked for with no names on the stream's first request.
+  if (previous === undefined && isWildcardType(typeUrl) && request.resource_names_subscribe.length === 0) wildcard = true;
+  for (const name of request.resource_names_subscribe) {
+    if (name === '*') wildcard = true;
+    else names.add(name);
+  }
+  for (const name of request.resource_names_unsubscribe) {
+    if (name === '*') wildcard = false;
+    else names.delete(name);
+  }
+  return { wildcard, names };
+}
+
+function newState(): DeltaTypeState {
+  return {
+    subscription: { wildcard: false, names: new Set() },
+    pending: false,
+    held: new Map(),
+    force: new Set(),
+    nonce: undefined,
+    sentVersion: undefined,
+    sentAtMs: undefined,
+    ackedVersion: undefined,
+    nack: undefined,
+  };
+}

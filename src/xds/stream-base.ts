@@ -1,0 +1,236 @@
+/**
+ * What every xDS stream shares, state-of-the-world or delta: the group its node belongs to, the
+ * per-stream request budget, nonces, ACK/NACK bookkeeping, make-before-break ordering and the
+ * status operators and CSDS read. Transport-free: requests and snapshots come in, responses go
+ * out through `send`, so the protocol rules can be followed (and tested) apart from gRPC.
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { PUSH_ORDER, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
+import type { Clock } from '../registry/clock.js';
+import type { SnapshotCache } from '../snapshot/cache.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { ErrorDetail, NodeInfo } from './messages.js';
+import { groupOfNode, unknownGroupMessage } from './node-group.js';
+import type { Subscription } from './subscription.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** CSDS's ClientConfigStatus, per resource type of one stream. */
+export type ConfigStatus = 'SYNCED' | 'NOT_SENT' | 'STALE' | 'ERROR';
+
+export interface TypeStatus {
+  readonly subscribed: '*' | readonly string[];
+  readonly configStatus: ConfigStatus;
+  readonly lastSentVersion: string | undefined;
+  readonly lastSentNonce: string | undefined;
+  readonly lastSentAt: string | undefined;
+  readonly lastAckedVersion: string | undefined;
+  readonly lastNack: { readonly version: string; readonly message: string; readonly at: string } | undefined;
+}
+
+export interface StreamStatus {
+  readonly streamId: number;
+  readonly protocol: 'sotw' | 'delta';
+  readonly nodeId: string | undefined;
+  readonly group: string | undefined;
+  readonly peer: string;
+  readonly connectedSince: string;
+  readonly types: Readonly<Record<string, TypeStatus>>;
+}
+
+export interface TypeStateBase {
+  subscription: Subscription;
+  /** The client has a request outstanding that no response has answered: a response may be sent. */
+  pending: boolean;
+  nonce: string | undefined;
+  sentVersion: string | undefined;
+  sentAtMs: number | undefined;
+  ackedVersion: string | undefined;
+  nack: { version: string; nonce: string; message: string; atMs: number } | undefined;
+}
+
+export interface StreamOptions<Response> {
+  readonly streamId: number;
+  readonly peer: string;
+  readonly cache: SnapshotCache;
+  readonly groups: () => readonly string[];
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly controlPlaneId: string;
+  /** Per-type services serve one type; their requests may leave type_url empty. */
+  readonly fixedType?: ResourceTypeUrl | undefined;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly send: (response: Response) => void;
+  readonly fail: (code: GrpcStatus, message: string) => void;
+}
+
+interface RequestBase {
+  readonly node: NodeInfo | null;
+  readonly type_url: string;
+  readonly response_nonce: string;
+  readonly error_detail: ErrorDetail | null;
+}
+
+export type Acknowledgement = 'ack' | 'nack' | 'stale' | 'none';
+
+export abstract class XdsStream<Request extends RequestBase, Response, State extends TypeStateBase> {
+  abstract readonly protocol: 'sotw' | 'delta';
+  protected readonly types = new Map<ResourceTypeUrl, State>();
+  protected node: NodeInfo | undefined;
+  protected group: string | undefined;
+  private readonly connectedAtMs: number;
+  private readonly budget: TokenBucket;
+  private nonceCounter = 0;
+  private stopWatching: (() => void) | undefined;
+  private closed = false;
+
+  constructor(protected readonly options: StreamOptions<Response>) {
+    this.connectedAtMs = options.clock.now();
+    this.budget = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst, this.connectedAtMs);
+  }
+
+  onRequest(request: Request): void {
+    if (this.closed) return;
+    if (!this.budget.take(this.options.clock.now())) {
+      // A looping client must not starve the others of the event loop.
+      this.refuse(GrpcStatus.RESOURCE_EXHAUSTED, `more than ${this.options.rateLimit.perSecond} requests per second (burst ${this.options.rateLimit.burst}) on one stream`);
+      return;
+    }
+    if (!this.group && !this.bindGroup(request.node)) return;
+    const typeUrl = this.typeOf(request);
+    if (!typeUrl) return;
+    this.handle(typeUrl, request);
+    this.flush();
+  }
+
+  onSnapshot(): void {
+    if (!this.closed) this.flush();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopWatching?.();
+  }
+
+  status(): StreamStatus {
+    const snapshot = this.snapshot();
+    const types: Record<string, TypeStatus> = {};
+    for (const [typeUrl, state] of this.types) {
+      types[typeUrl] = {
+        subscribed: state.subscription.wildcard ? '*' : [...state.subscription.names].sort(),
+        configStatus: this.configStatus(typeUrl, state, snapshot),
+        lastSentVersion: state.sentVersion,
+        lastSentNonce: state.nonce,
+        lastSentAt: state.sentAtMs === undefined ? undefined : new Date(state.sentAtMs).toISOString(),
+        lastAckedVersion: state.ackedVersion,
+        lastNack: state.nack && { version: state.nack.version, message: state.nack.message, at: new Date(state.nack.atMs).toISOString() },
+      };
+    }
+    return {
+      streamId: this.options.streamId,
+      protocol: this.protocol,
+      nodeId: this.node?.id,
+      group: this.group,
+      peer: this.options.peer,
+      connectedSince: new Date(this.connectedAtMs).toISOString(),
+      types,
+    };
+  }
+
+  /** What the client of this stream should hold now, per type, for CSDS. */
+  abstract heldResources(typeUrl: ResourceTypeUrl): ReadonlyArray<{ name: string; version: string; value: Uint8Array }>;
+
+  /** Applies a request of one type to its state (subscription, ACK or NACK). */
+  protected abstract handle(typeUrl: ResourceTypeUrl, request: Request): void;
+  /** True when the client should be sent something of this type. */
+  protected abstract hasChange(typeUrl: ResourceTypeUrl, state: State, snapshot: Snapshot): boolean;
+  protected abstract respond(typeUrl: ResourceTypeUrl, state: State, snapshot: Snapshot): void;
+
+  protected snapshot(): Snapshot | undefined {
+    return this.group === undefined ? undefined : this.options.cache.get(this.group);
+  }
+
+  /**
+   * Sends what changed, type by type in make-before-break order (CDS, EDS, LDS, RDS). A type with
+   * a change it cannot send yet (its last response is not ACKed) holds back the types after it,
+   * so a listener never arrives before the clusters it routes to.
+   */
+  protected flush(): void {
+    const snapshot = this.snapshot();
+    if (!snapshot || this.closed) return;
+    for (const typeUrl of PUSH_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (!state || !this.hasChange(typeUrl, state, snapshot)) continue;
+      if (!state.pending) break;
+      this.respond(typeUrl, state, snapshot);
+    }
+  }
+
+  /** Matches a request's nonce against the last response of its type and records an ACK or NACK. */
+  protected acknowledge(typeUrl: ResourceTypeUrl, state: State, request: Request, ackedVersion: string | undefined): Acknowledgement {
+    if (request.response_nonce === '') return 'none';
+    if (request.response_nonce !== state.nonce) {
+      this.options.logger.debug({ type: SHORT_NAMES[typeUrl], nonce: request.response_nonce, latest: state.nonce }, 'stale nonce');
+      return 'stale';
+    }
+    if (request.error_detail) {
+      const now = this.options.clock.now();
+      state.nack = { version: state.sentVersion ?? '', nonce: request.response_nonce, message: request.error_detail.message, atMs: now };
+      this.options.logger.warn(
+        { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state.sentVersion, error: request.error_detail.message },
+        'xds response rejected by client (NACK)',
+      );
+      return 'nack';
+    }
+    state.ackedVersion = ackedVersion;
+    return 'ack';
+  }
+
+  protected nextNonce(): string {
+    return String(++this.nonceCounter);
+  }
+
+  protected markSent(state: State, version: string, nonce: string): void {
+    state.pending = false;
+    state.sentVersion = version;
+    state.nonce = nonce;
+    state.sentAtMs = this.options.clock.now();
+  }
+
+  private configStatus(typeUrl: ResourceTypeUrl, state: State, snapshot: Snapshot | undefined): ConfigStatus {
+    if (state.nack && state.nack.nonce === state.nonce) return 'ERROR';
+    if (state.sentVersion === undefined) return 'NOT_SENT';
+    const behind = snapshot !== undefined && this.hasChange(typeUrl, state, snapshot);
+    return state.ackedVersion === state.sentVersion && !behind ? 'SYNCED' : 'STALE';
+  }
+
+  private refuse(code: GrpcStatus, message: string): void {
+    this.options.fail(code, message);
+    this.close();
+  }
+
+  private bindGroup(node: NodeInfo | null): boolean {
+    const groups = this.options.groups();
+    const group = groupOfNode(node, groups);
+    if (!group) {
+      this.refuse(GrpcStatus.INVALID_ARGUMENT, unknownGroupMessage(node, groups));
+      return false;
+    }
+    this.node = node ?? undefined;
+    this.group = group;
+    this.stopWatching = this.options.cache.watch(group, () => this.onSnapshot());
+    return true;
+  }
+
+  private typeOf(request: Request): ResourceTypeUrl | undefined {
+    const fixed = this.options.fixedType;
+    if (fixed) {
+      if (request.type_url === '' || request.type_url === fixed) return fixed;
+      this.refuse(GrpcStatus.INVALID_ARGUMENT, `type_url "${request.type_url}" on a stream for ${fixed}`);
+      return undefined;
+    }
+    if (isResourceTypeUrl(request.type_url)) return request.type_url;
+    this.options.logger.debug({ typeUrl: request.type_url }, 'request for a type shardvoy does not serve');
+    return undefined;
+  }
+}
