@@ -92,9 +92,13 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       const resource = set.items.get(name);
       if (resource && (state.held.get(name) !== resource.version || state.force.has(name))) updated.push(resource);
     }
-    // Removals after additions: a vanished cluster goes only once the listeners are up to date.
-    const holdRemovals = typeUrl === CLUSTER && this.listenersBehind(snapshot);
-    const removed = holdRemovals ? [] : [...state.held.keys()].filter((name) => subscribed(name) && !set.items.has(name));
+    // Removals after additions: a vanished cluster goes only once the listeners are up to date,
+    // and its endpoints only once the client no longer holds the cluster.
+    const holdAll = typeUrl === CLUSTER && this.listenersBehind(snapshot);
+    const clusters = typeUrl === ENDPOINT ? this.types.get(CLUSTER)?.held : undefined;
+    const removed = holdAll
+      ? []
+      : [...state.held.keys()].filter((name) => subscribed(name) && !set.items.has(name) && !clusters?.has(name));
     return { updated, removed };
   }
 

@@ -3,7 +3,8 @@
  * - a response answers a request; a NACKed response is never sent again, only a changed snapshot;
  * - a client reconnecting with the version it holds is not sent the same content again;
  * - after a CDS response, EDS is answered afresh so updated clusters can finish warming;
- * - a cluster that disappears stays in CDS until the listeners that may use it have been updated.
+ * - a cluster that disappears stays in CDS until the listeners that may use it have been updated,
+ *   and its endpoints stay while the client holds it.
  */
 import { CLUSTER, ENDPOINT, LISTENER, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import { versionOf, type EncodedResource, type Snapshot } from '../snapshot/snapshot.js';
@@ -65,14 +66,27 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse, S
   private target(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): Target {
     const set = snapshot.sets[typeUrl];
     const resources = select(set, state.subscription);
-    if (typeUrl === CLUSTER && this.listenersBehind(snapshot)) {
-      // Removals after additions: keep a vanished cluster until the listeners are updated.
-      for (const [name, resource] of state.sent) {
-        if (!set.items.has(name) && (state.subscription.wildcard || state.subscription.names.has(name))) resources.push(resource);
-      }
-    }
+    resources.push(...this.retained(typeUrl, state, snapshot));
     const whole = state.subscription.wildcard && resources.length === set.items.size;
     return { resources, version: whole ? set.version : versionOf(resources) };
+  }
+
+  /**
+   * Removals after additions: resources gone from the snapshot that the client must keep a while.
+   * A cluster stays until the listeners that may route to it are updated; its endpoints stay as
+   * long as the client holds the cluster, so traffic keeps flowing through the switch.
+   */
+  private retained(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): EncodedResource[] {
+    const keep =
+      typeUrl === CLUSTER && this.listenersBehind(snapshot)
+        ? () => true
+        : typeUrl === ENDPOINT
+          ? (name: string) => this.types.get(CLUSTER)?.sent.has(name) === true
+          : undefined;
+    if (!keep) return [];
+    const set = snapshot.sets[typeUrl];
+    const subscribed = (name: string) => state.subscription.wildcard || state.subscription.names.has(name);
+    return [...state.sent.values()].filter((r) => !set.items.has(r.name) && subscribed(r.name) && keep(r.name));
   }
 
   private listenersBehind(snapshot: Snapshot): boolean {

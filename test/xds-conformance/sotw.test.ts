@@ -1,0 +1,229 @@
+/**
+ * State-of-the-world ADS, rule by rule, asserting the exact sequence of responses a client sees.
+ * Snapshots are published straight into the server's cache, so CDS and LDS can change.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
+import { RawSotwStream, type SotwResponse } from '../support/raw-xds.js';
+import { snapshotOf } from '../support/snapshots.js';
+import { startXdsServer } from '../support/xds-server.js';
+
+const NODE = { id: 'edge', cluster: 'edge' };
+const V1 = { clusters: { a: ['10.0.0.1:9000'] }, listeners: { 'listen-a': [10000, 'a'] as const } };
+
+describe('SotW ADS conformance', () => {
+  let xds: Awaited<ReturnType<typeof startXdsServer>>;
+  const streams: RawSotwStream[] = [];
+  const open = () => {
+    const stream = new RawSotwStream(xds.address);
+    streams.push(stream);
+    return stream;
+  };
+
+  beforeEach(async () => {
+    xds = await startXdsServer(['edge']);
+    xds.cache.publish(snapshotOf('edge', V1));
+  });
+  afterEach(async () => {
+    for (const stream of streams.splice(0)) {
+      expect(stream.violations).toEqual([]);
+      stream.close();
+    }
+    await xds.server.close(200);
+  });
+
+  /** Connects as Envoy does and ACKs everything: returns the stream and its last response per type. */
+  async function synced(names: string[] = ['a']) {
+    const stream = open();
+    stream.request({ type_url: CLUSTER, node: NODE });
+    const cds = await stream.next();
+    stream.request({ type_url: ENDPOINT, resource_names: names });
+    stream.ack(cds);
+    const eds = await stream.next();
+    stream.ack(eds, names);
+    stream.request({ type_url: LISTENER });
+    const lds = await stream.next();
+    stream.ack(lds);
+    await stream.expectNothing(100);
+    return { stream, cds, eds, lds };
+  }
+
+  it('answers an Envoy-like start in order: CDS, then EDS for the clusters it named, then LDS', async () => {
+    const { cds, eds, lds } = await synced();
+    expect([cds.type_url, cds.names]).toEqual([CLUSTER, ['a']]);
+    expect([eds.type_url, eds.names]).toEqual([ENDPOINT, ['a']]);
+    expect([lds.type_url, lds.names]).toEqual([LISTENER, ['listen-a']]);
+    expect(new Set([cds.nonce, eds.nonce, lds.nonce]).size).toBe(3);
+    expect(cds.version_info).toBe(xds.cache.get('edge')!.sets[CLUSTER].version);
+  });
+
+  it('adds before it removes: new clusters and endpoints, then listeners, and only then drops the old cluster', async () => {
+    const { stream } = await synced();
+    xds.cache.publish(snapshotOf('edge', { clusters: { b: ['10.0.0.2:9000'] }, listeners: { 'listen-b': [10001, 'b'] } }));
+    const cds = await stream.next();
+    expect([cds.type_url, cds.names.sort()]).toEqual([CLUSTER, ['a', 'b']]); // a kept: listen-a still routes to it
+    const eds = await stream.next();
+    expect([eds.type_url, eds.names]).toEqual([ENDPOINT, ['a']]); // fresh EDS after CDS: a's endpoints kept while a is
+    const lds = await stream.next();
+    expect([lds.type_url, lds.names]).toEqual([LISTENER, ['listen-b']]);
+    await stream.expectNothing(150);
+
+    stream.ack(cds);
+    const final = await stream.next();
+    expect([final.type_url, final.names]).toEqual([CLUSTER, ['b']]);
+    expect(final.version_info).toBe(xds.cache.get('edge')!.sets[CLUSTER].version);
+    stream.ack(eds, ['b']);
+    const edsB = await stream.next();
+    expect([edsB.type_url, edsB.names]).toEqual([ENDPOINT, ['b']]);
+  });
+
+  it('holds listeners back while a newer CDS waits for its ACK', async () => {
+    const { stream } = await synced();
+    // Change a cluster (timeout only) and a listener at once, then again before the client ACKs.
+    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_000 }, listeners: { 'listen-a': [10005, 'a'] } }));
+    const cds1 = await stream.next();
+    const eds1 = await stream.next();
+    const lds1 = await stream.next();
+    expect([cds1.type_url, eds1.type_url, lds1.type_url]).toEqual([CLUSTER, ENDPOINT, LISTENER]);
+    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 2_000 }, listeners: { 'listen-a': [10006, 'a'] } }));
+    await stream.expectNothing(200); // nothing is pending: every type awaits its ACK
+    stream.ack(lds1);
+    await stream.expectNothing(200); // LDS may not overtake the newer CDS
+    stream.ack(cds1);
+    expect((await stream.next()).type_url).toBe(CLUSTER);
+    stream.ack(eds1, ['a']);
+    expect((await stream.next()).type_url).toBe(ENDPOINT);
+    expect((await stream.next()).type_url).toBe(LISTENER);
+  });
+
+  it('warms clusters: any CDS change is followed by a fresh EDS answer, even with unchanged endpoints', async () => {
+    const { stream, eds } = await synced();
+    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_500 } }));
+    const cds = await stream.next();
+    expect(cds.decoded[0]!.connect_timeout).toBe('1.5s');
+    const fresh = await stream.next();
+    expect(fresh.type_url).toBe(ENDPOINT);
+    expect(fresh.version_info).toBe(eds.version_info);
+    expect(fresh.nonce).not.toBe(eds.nonce);
+    await stream.expectNothing(150); // listeners did not change
+  });
+
+  it('never re-sends a NACKed response; records it; sends the next change as usual', async () => {
+    const { stream, lds } = await synced();
+    xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10009, 'a'] } }));
+    const rejected = await stream.next();
+    expect(rejected.type_url).toBe(LISTENER);
+    stream.nack(rejected, lds.version_info, 'port 10009 is taken');
+    await stream.expectNothing(300);
+
+    const status = xds.server.clients()[0]!.types[LISTENER]!;
+    expect(status).toMatchObject({ configStatus: 'ERROR', lastAckedVersion: lds.version_info, lastNack: { version: rejected.version_info, message: 'port 10009 is taken' } });
+
+    xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10010, 'a'] } }));
+    const next = await stream.next();
+    expect(next.type_url).toBe(LISTENER);
+    expect(next.decoded[0]!.address.socket_address.port_value).toBe(10010);
+    stream.ack(next);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(xds.server.clients()[0]!.types[LISTENER]!.configStatus).toBe('SYNCED');
+  });
+
+  it('ignores a request whose nonce is stale', async () => {
+    const { stream, eds } = await synced();
+    xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.1:9000', '10.0.0.3:9000'] } }));
+    const update = await stream.next();
+    expect(update.type_url).toBe(ENDPOINT);
+    // A request answering the previous EDS response, naming a new subscription: stale, ignored.
+    stream.request({ type_url: ENDPOINT, resource_names: ['a', 'zzz'], version_info: eds.version_info, response_nonce: eds.nonce });
+    await stream.expectNothing(300);
+    expect(xds.server.clients()[0]!.types[ENDPOINT]!.subscribed).toEqual(['a']);
+  });
+
+  it('follows subscription changes: added names at once, removed names dropped, absent names pushed when they appear', async () => {
+    const twoClusters = { clusters: { a: ['10.0.0.1:9000'], b: ['10.0.0.2:9000'] }, listeners: V1.listeners };
+    xds.cache.publish(snapshotOf('edge', twoClusters));
+    const stream = open();
+    stream.request({ type_url: ENDPOINT, resource_names: ['a'], node: NODE });
+    const first = await stream.next();
+    expect(first.names).toEqual(['a']);
+    stream.ack(first, ['a', 'b']);
+    expect((await stream.next()).names.sort()).toEqual(['a', 'b']);
+    const both = stream.received.at(-1)!;
+    stream.ack(both, ['b', 'c']);
+    const dropped = await stream.next();
+    expect(dropped.names).toEqual(['b']);
+    stream.ack(dropped, ['b', 'c']);
+    await stream.expectNothing(200); // c does not exist yet
+    xds.cache.publish(snapshotOf('edge', { ...twoClusters, clusters: { ...twoClusters.clusters, c: ['10.0.0.4:9000'] } }));
+    expect((await stream.next()).names.sort()).toEqual(['b', 'c']);
+  });
+
+  it('treats an explicit "*" and an empty first request as wildcard, and a named LDS request as named', async () => {
+    const legacy = open();
+    legacy.request({ type_url: LISTENER, node: NODE });
+    expect((await legacy.next()).names).toEqual(['listen-a']);
+    const explicit = open();
+    explicit.request({ type_url: CLUSTER, node: NODE, resource_names: ['*'] });
+    expect((await explicit.next()).names).toEqual(['a']);
+    const named = open();
+    named.request({ type_url: LISTENER, node: NODE, resource_names: ['listen-zzz', 'listen-a'] });
+    // Only what was named; for LDS and CDS, absence tells the client a resource does not exist.
+    expect((await named.next()).names).toEqual(['listen-a']);
+    expect(xds.server.clients().find((c) => Array.isArray(c.types[LISTENER]?.subscribed))?.types[LISTENER]?.subscribed).toEqual(['listen-a', 'listen-zzz']);
+  });
+
+  it('does not resend to a client that reconnects holding the current versions, and sends it the next change', async () => {
+    const first = await synced();
+    first.stream.close();
+    const stream = open();
+    stream.request({ type_url: CLUSTER, node: NODE, version_info: first.cds.version_info });
+    stream.request({ type_url: ENDPOINT, resource_names: ['a'], version_info: first.eds.version_info });
+    stream.request({ type_url: LISTENER, version_info: first.lds.version_info });
+    await stream.expectNothing(300);
+    xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.9:9000'] } }));
+    const update = await stream.next();
+    expect([update.type_url, update.decoded[0]!.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address]).toEqual([ENDPOINT, '10.0.0.9']);
+  });
+
+  it('sends a reconnecting client holding an older version the current one', async () => {
+    const stream = open();
+    stream.request({ type_url: CLUSTER, node: NODE, version_info: 'some-old-version' });
+    const cds: SotwResponse = await stream.next();
+    expect(cds.names).toEqual(['a']);
+  });
+});
+
+describe('stream limits', () => {
+  it('cuts off a looping client with RESOURCE_EXHAUSTED while another keeps being served', async () => {
+    const xds = await startXdsServer(['edge'], { streamRequestsPerSecond: 20, streamRequestBurst: 40 });
+    xds.cache.publish(snapshotOf('edge', V1));
+    const looping = new RawSotwStream(xds.address);
+    const steady = new RawSotwStream(xds.address);
+    steady.request({ type_url: CLUSTER, node: NODE });
+    const cds = await steady.next();
+    looping.request({ type_url: CLUSTER, node: NODE });
+    for (let i = 0; i < 200; i++) looping.request({ type_url: CLUSTER, resource_names: [] });
+    const status = await looping.ended();
+    expect(status.code).toBe(8); // RESOURCE_EXHAUSTED
+    expect(status.details).toContain('requests per second');
+
+    steady.ack(cds);
+    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 700 } }));
+    expect((await steady.next()).decoded[0]!.connect_timeout).toBe('0.7s');
+    looping.close();
+    steady.close();
+    await xds.server.close(200);
+  });
+
+  it('closes connections after the maximum connection age so clients rebalance', async () => {
+    const xds = await startXdsServer(['edge'], { maxConnectionAgeSeconds: 0.5, maxConnectionAgeGraceSeconds: 0.2 });
+    xds.cache.publish(snapshotOf('edge', V1));
+    const stream = new RawSotwStream(xds.address);
+    stream.request({ type_url: CLUSTER, node: NODE });
+    await stream.next();
+    const status = await stream.ended(3_000);
+    expect(status.code).not.toBe(0);
+    stream.close();
+    await xds.server.close(200);
+  });
+});
