@@ -3,36 +3,19 @@
  * are sent, removals are named, initial_resource_versions are honoured on reconnect, NACKs are
  * not answered with the same content, and clusters go only after the listeners are updated.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { RawDeltaStream } from '../support/raw-xds.js';
 import { snapshotOf, type TopologySpec } from '../support/snapshots.js';
-import { startXdsServer } from '../support/xds-server.js';
+import { xdsServerPerTest } from '../support/xds-server.js';
 
 const NODE = { id: 'edge', cluster: 'edge' };
 const V1: TopologySpec = { clusters: { a: ['10.0.0.1:9000'], b: ['10.0.0.2:9000'] }, listeners: { 'listen-a': [10000, 'a'], 'listen-b': [10001, 'b'] } };
 
 describe('delta ADS conformance', () => {
-  let xds: Awaited<ReturnType<typeof startXdsServer>>;
-  const streams: RawDeltaStream[] = [];
-  const open = () => {
-    const stream = new RawDeltaStream(xds.address);
-    streams.push(stream);
-    return stream;
-  };
-  const versionsOf = (typeUrl: string) => Object.fromEntries([...xds.cache.get('edge')!.sets[typeUrl as typeof CLUSTER].items].map(([name, r]) => [name, r.version]));
-
-  beforeEach(async () => {
-    xds = await startXdsServer(['edge']);
-    xds.cache.publish(snapshotOf('edge', V1));
-  });
-  afterEach(async () => {
-    for (const stream of streams.splice(0)) {
-      expect(stream.violations).toEqual([]);
-      stream.close();
-    }
-    await xds.server.close(200);
-  });
+  const fixture = xdsServerPerTest((address) => new RawDeltaStream(address), V1);
+  const open = () => fixture.open();
+  const versionsOf = (typeUrl: string) => Object.fromEntries([...fixture.xds.cache.get('edge')!.sets[typeUrl as typeof CLUSTER].items].map(([name, r]) => [name, r.version]));
 
   async function synced() {
     const stream = open();
@@ -54,13 +37,13 @@ describe('delta ADS conformance', () => {
     expect(cds.versions).toEqual(versionsOf(CLUSTER));
     expect(eds.versions).toEqual(versionsOf(ENDPOINT));
     expect(lds.versions).toEqual(versionsOf(LISTENER));
-    expect(cds.system_version_info).toBe(xds.cache.get('edge')!.sets[CLUSTER].version);
+    expect(cds.system_version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
     expect([cds.removed, eds.removed, lds.removed]).toEqual([[], [], []]);
   });
 
   it('sends only what changed, and names what is gone, removing clusters only after listeners', async () => {
     const { stream } = await synced();
-    xds.cache.publish(snapshotOf('edge', { clusters: { a: ['10.0.0.9:9000'], c: ['10.0.0.3:9000'] }, listeners: { 'listen-a': [10000, 'a'], 'listen-c': [10002, 'c'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { clusters: { a: ['10.0.0.9:9000'], c: ['10.0.0.3:9000'] }, listeners: { 'listen-a': [10000, 'a'], 'listen-c': [10002, 'c'] } }));
     const cds = await stream.next();
     expect([cds.type_url, cds.names, cds.removed]).toEqual([CLUSTER, ['c'], []]); // b held: listen-b still routes to it
     const eds = await stream.next();
@@ -79,7 +62,7 @@ describe('delta ADS conformance', () => {
   it('honours initial_resource_versions on reconnect: unchanged is not sent, vanished is removed', async () => {
     const { stream, cds, lds } = await synced();
     stream.close();
-    xds.cache.publish(snapshotOf('edge', { clusters: { a: ['10.0.0.1:9000'] }, listeners: { 'listen-a': [10000, 'a'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { clusters: { a: ['10.0.0.1:9000'] }, listeners: { 'listen-a': [10000, 'a'] } }));
     const again = open();
     again.request({ type_url: CLUSTER, node: NODE, initial_resource_versions: cds.versions });
     const first = await again.next();
@@ -102,19 +85,19 @@ describe('delta ADS conformance', () => {
 
   it('does not answer a NACK with the same content, records it, and sends the next change', async () => {
     const { stream } = await synced();
-    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 900 } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 900 } }));
     const rejected = await stream.next();
     expect(rejected.names).toEqual(['a']);
     stream.request({ type_url: CLUSTER, response_nonce: rejected.nonce, error_detail: { code: 3, message: 'cluster a: bad timeout' } });
     await new Promise((r) => setTimeout(r, 100));
-    const status = xds.server.clients()[0]!.types[CLUSTER]!;
+    const status = fixture.xds.server.clients()[0]!.types[CLUSTER]!;
     expect(status).toMatchObject({ configStatus: 'ERROR', lastNack: { message: 'cluster a: bad timeout' } });
     // The fresh EDS for the updated cluster is the only thing still owed.
     const eds = await stream.next();
     expect([eds.type_url, eds.names]).toEqual([ENDPOINT, ['a']]);
     stream.ack(eds);
     await stream.expectNothing(250);
-    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 800 } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 800 } }));
     const next = await stream.next();
     expect([next.type_url, next.names]).toEqual([CLUSTER, ['a']]);
   });
@@ -129,7 +112,7 @@ describe('delta ADS conformance', () => {
     const second = await stream.next();
     expect([second.names, second.removed]).toEqual([['b'], []]);
     stream.ack(second);
-    xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.7:9000'], b: ['10.0.0.2:9000'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.7:9000'], b: ['10.0.0.2:9000'] } }));
     await stream.expectNothing(250); // a changed, but nobody asks for it any more
   });
 });

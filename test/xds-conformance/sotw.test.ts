@@ -2,35 +2,18 @@
  * State-of-the-world ADS, rule by rule, asserting the exact sequence of responses a client sees.
  * Snapshots are published straight into the server's cache, so CDS and LDS can change.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { RawSotwStream, type SotwResponse } from '../support/raw-xds.js';
 import { snapshotOf } from '../support/snapshots.js';
-import { startXdsServer } from '../support/xds-server.js';
+import { startXdsServer, xdsServerPerTest } from '../support/xds-server.js';
 
 const NODE = { id: 'edge', cluster: 'edge' };
 const V1 = { clusters: { a: ['10.0.0.1:9000'] }, listeners: { 'listen-a': [10000, 'a'] as const } };
 
 describe('SotW ADS conformance', () => {
-  let xds: Awaited<ReturnType<typeof startXdsServer>>;
-  const streams: RawSotwStream[] = [];
-  const open = () => {
-    const stream = new RawSotwStream(xds.address);
-    streams.push(stream);
-    return stream;
-  };
-
-  beforeEach(async () => {
-    xds = await startXdsServer(['edge']);
-    xds.cache.publish(snapshotOf('edge', V1));
-  });
-  afterEach(async () => {
-    for (const stream of streams.splice(0)) {
-      expect(stream.violations).toEqual([]);
-      stream.close();
-    }
-    await xds.server.close(200);
-  });
+  const fixture = xdsServerPerTest((address) => new RawSotwStream(address), V1);
+  const open = () => fixture.open();
 
   /** Connects as Envoy does and ACKs everything: returns the stream and its last response per type. */
   async function synced(names: string[] = ['a']) {
@@ -54,12 +37,12 @@ describe('SotW ADS conformance', () => {
     expect([eds.type_url, eds.names]).toEqual([ENDPOINT, ['a']]);
     expect([lds.type_url, lds.names]).toEqual([LISTENER, ['listen-a']]);
     expect(new Set([cds.nonce, eds.nonce, lds.nonce]).size).toBe(3);
-    expect(cds.version_info).toBe(xds.cache.get('edge')!.sets[CLUSTER].version);
+    expect(cds.version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
   });
 
   it('adds before it removes: new clusters and endpoints, then listeners, and only then drops the old cluster', async () => {
     const { stream } = await synced();
-    xds.cache.publish(snapshotOf('edge', { clusters: { b: ['10.0.0.2:9000'] }, listeners: { 'listen-b': [10001, 'b'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { clusters: { b: ['10.0.0.2:9000'] }, listeners: { 'listen-b': [10001, 'b'] } }));
     const cds = await stream.next();
     expect([cds.type_url, cds.names.sort()]).toEqual([CLUSTER, ['a', 'b']]); // a kept: listen-a still routes to it
     const eds = await stream.next();
@@ -71,7 +54,7 @@ describe('SotW ADS conformance', () => {
     stream.ack(cds);
     const final = await stream.next();
     expect([final.type_url, final.names]).toEqual([CLUSTER, ['b']]);
-    expect(final.version_info).toBe(xds.cache.get('edge')!.sets[CLUSTER].version);
+    expect(final.version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
     stream.ack(eds, ['b']);
     const edsB = await stream.next();
     expect([edsB.type_url, edsB.names]).toEqual([ENDPOINT, ['b']]);
@@ -80,12 +63,12 @@ describe('SotW ADS conformance', () => {
   it('holds listeners back while a newer CDS waits for its ACK', async () => {
     const { stream } = await synced();
     // Change a cluster (timeout only) and a listener at once, then again before the client ACKs.
-    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_000 }, listeners: { 'listen-a': [10005, 'a'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_000 }, listeners: { 'listen-a': [10005, 'a'] } }));
     const cds1 = await stream.next();
     const eds1 = await stream.next();
     const lds1 = await stream.next();
     expect([cds1.type_url, eds1.type_url, lds1.type_url]).toEqual([CLUSTER, ENDPOINT, LISTENER]);
-    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 2_000 }, listeners: { 'listen-a': [10006, 'a'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 2_000 }, listeners: { 'listen-a': [10006, 'a'] } }));
     await stream.expectNothing(200); // nothing is pending: every type awaits its ACK
     stream.ack(lds1);
     await stream.expectNothing(200); // LDS may not overtake the newer CDS
@@ -98,7 +81,7 @@ describe('SotW ADS conformance', () => {
 
   it('warms clusters: any CDS change is followed by a fresh EDS answer, even with unchanged endpoints', async () => {
     const { stream, eds } = await synced();
-    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_500 } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_500 } }));
     const cds = await stream.next();
     expect(cds.decoded[0]!.connect_timeout).toBe('1.5s');
     const fresh = await stream.next();
@@ -110,38 +93,38 @@ describe('SotW ADS conformance', () => {
 
   it('never re-sends a NACKed response; records it; sends the next change as usual', async () => {
     const { stream, lds } = await synced();
-    xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10009, 'a'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10009, 'a'] } }));
     const rejected = await stream.next();
     expect(rejected.type_url).toBe(LISTENER);
     stream.nack(rejected, lds.version_info, 'port 10009 is taken');
     await stream.expectNothing(300);
 
-    const status = xds.server.clients()[0]!.types[LISTENER]!;
+    const status = fixture.xds.server.clients()[0]!.types[LISTENER]!;
     expect(status).toMatchObject({ configStatus: 'ERROR', lastAckedVersion: lds.version_info, lastNack: { version: rejected.version_info, message: 'port 10009 is taken' } });
 
-    xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10010, 'a'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10010, 'a'] } }));
     const next = await stream.next();
     expect(next.type_url).toBe(LISTENER);
     expect(next.decoded[0]!.address.socket_address.port_value).toBe(10010);
     stream.ack(next);
     await new Promise((r) => setTimeout(r, 50));
-    expect(xds.server.clients()[0]!.types[LISTENER]!.configStatus).toBe('SYNCED');
+    expect(fixture.xds.server.clients()[0]!.types[LISTENER]!.configStatus).toBe('SYNCED');
   });
 
   it('ignores a request whose nonce is stale', async () => {
     const { stream, eds } = await synced();
-    xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.1:9000', '10.0.0.3:9000'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.1:9000', '10.0.0.3:9000'] } }));
     const update = await stream.next();
     expect(update.type_url).toBe(ENDPOINT);
     // A request answering the previous EDS response, naming a new subscription: stale, ignored.
     stream.request({ type_url: ENDPOINT, resource_names: ['a', 'zzz'], version_info: eds.version_info, response_nonce: eds.nonce });
     await stream.expectNothing(300);
-    expect(xds.server.clients()[0]!.types[ENDPOINT]!.subscribed).toEqual(['a']);
+    expect(fixture.xds.server.clients()[0]!.types[ENDPOINT]!.subscribed).toEqual(['a']);
   });
 
   it('follows subscription changes: added names at once, removed names dropped, absent names pushed when they appear', async () => {
     const twoClusters = { clusters: { a: ['10.0.0.1:9000'], b: ['10.0.0.2:9000'] }, listeners: V1.listeners };
-    xds.cache.publish(snapshotOf('edge', twoClusters));
+    fixture.xds.cache.publish(snapshotOf('edge', twoClusters));
     const stream = open();
     stream.request({ type_url: ENDPOINT, resource_names: ['a'], node: NODE });
     const first = await stream.next();
@@ -154,7 +137,7 @@ describe('SotW ADS conformance', () => {
     expect(dropped.names).toEqual(['b']);
     stream.ack(dropped, ['b', 'c']);
     await stream.expectNothing(200); // c does not exist yet
-    xds.cache.publish(snapshotOf('edge', { ...twoClusters, clusters: { ...twoClusters.clusters, c: ['10.0.0.4:9000'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...twoClusters, clusters: { ...twoClusters.clusters, c: ['10.0.0.4:9000'] } }));
     expect((await stream.next()).names.sort()).toEqual(['b', 'c']);
   });
 
@@ -169,7 +152,7 @@ describe('SotW ADS conformance', () => {
     named.request({ type_url: LISTENER, node: NODE, resource_names: ['listen-zzz', 'listen-a'] });
     // Only what was named; for LDS and CDS, absence tells the client a resource does not exist.
     expect((await named.next()).names).toEqual(['listen-a']);
-    expect(xds.server.clients().find((c) => Array.isArray(c.types[LISTENER]?.subscribed))?.types[LISTENER]?.subscribed).toEqual(['listen-a', 'listen-zzz']);
+    expect(fixture.xds.server.clients().find((c) => Array.isArray(c.types[LISTENER]?.subscribed))?.types[LISTENER]?.subscribed).toEqual(['listen-a', 'listen-zzz']);
   });
 
   it('does not resend to a client that reconnects holding the current versions, and sends it the next change', async () => {
@@ -180,7 +163,7 @@ describe('SotW ADS conformance', () => {
     stream.request({ type_url: ENDPOINT, resource_names: ['a'], version_info: first.eds.version_info });
     stream.request({ type_url: LISTENER, version_info: first.lds.version_info });
     await stream.expectNothing(300);
-    xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.9:9000'] } }));
+    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, clusters: { a: ['10.0.0.9:9000'] } }));
     const update = await stream.next();
     expect([update.type_url, update.decoded[0]!.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address]).toEqual([ENDPOINT, '10.0.0.9']);
   });
