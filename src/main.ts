@@ -2,12 +2,17 @@
  * Wiring only: builds the pipeline (registry -> watcher -> snapshot cache -> xDS server, with the
  * HTTP API beside it), starts it, and stops it in the reverse order.
  */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { ConfigError } from './config/errors.js';
 import type { Config, HostPort } from './config/types.js';
 import { messageNameOf } from './envoy-api/type-urls.js';
 import { validateEncoded } from './envoy-api/pgv.js';
 import { systemClock, type Clock } from './registry/clock.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
+import { portPools } from './registry/ports.js';
+import { loadState, StateSaver } from './registry/state-file.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import { buildApp, type App } from './sources/http/app.js';
 import { formatHostPort } from './util/host-port.js';
@@ -27,6 +32,27 @@ export interface Shardvoy {
   stop(): Promise<void>;
 }
 
+/** Loads the state file into the registry (a corrupt one is moved aside) and returns its saver. */
+function restoreState(file: string, registry: MemoryRegistry, clock: Clock, logger: Logger): StateSaver {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    accessSync(path.dirname(file), constants.W_OK);
+  } catch (error) {
+    // Better refuse to start than run for hours believing the state is kept.
+    throw new ConfigError('registry.stateFile', `cannot write in ${path.dirname(file)}: ${(error as Error).message}`);
+  }
+  const loaded = loadState(file, clock.now());
+  if (loaded.kind === 'loaded') {
+    registry.restore(loaded.state);
+    logger.info({ file, nodes: loaded.state.nodes.length, ports: loaded.state.ports.length }, 'state loaded; every node has a fresh lease');
+  } else if (loaded.kind === 'corrupt') {
+    logger.error({ file, reason: loaded.reason, movedTo: loaded.movedTo }, 'state file unusable; moved aside, starting without it');
+  } else {
+    logger.info({ file }, 'no state file yet; starting empty');
+  }
+  return new StateSaver(file, registry, logger.child({ component: 'state' }));
+}
+
 export interface StartOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
@@ -35,7 +61,8 @@ export interface StartOptions {
 export async function startShardvoy(config: Config, options: StartOptions): Promise<Shardvoy> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const registry = new MemoryRegistry({ ...config.registry, clock });
+  const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
+  const saver = config.registry.stateFile ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
   const cache = new SnapshotCache();
   const watcher = new Watcher({
     config,
@@ -60,6 +87,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
   });
 
   watcher.start();
+  saver?.start();
   const grpcAddress = await xds.listen(config.grpc.listen);
   logger.info({ service: 'grpc', address: formatHostPort(grpcAddress) }, `listening for xDS on ${formatHostPort(grpcAddress)}`);
   await app.listen({ host: config.http.listen.host, port: config.http.listen.port });
@@ -82,6 +110,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
         await app.close();
         await xds.close();
         watcher.stop();
+        saver?.stop();
         logger.info('stopped');
       })()),
   };

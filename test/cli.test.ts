@@ -98,3 +98,16 @@ describe('shardvoy command line', () => {
     expect(await run.exited).toBe(0);
   });
 });
+
+describe('state file on the command line', () => {
+  it('exits 2 naming registry.stateFile when its folder cannot be written', async () => {
+    const blocker = path.join(dir, 'not-a-folder');
+    writeFileSync(blocker, 'a file where a folder should be');
+    const file = path.join(dir, 'state-config.yaml');
+    writeFileSync(file, `registry:\n  stateFile: ${path.join(blocker, 'state.json')}\ngroups:\n  - name: g\n    shards:\n      - { name: s0, listen: "127.0.0.1:10000", clusters: [s0-masters] }\n`);
+    const run = cli(['serve', '--config', file, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('registry.stateFile: cannot write in');
+  });
+});

@@ -10,6 +10,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { parseHostPort } from '../util/host-port.js';
 import { parseDuration } from './duration.js';
+import { isAdvertisableHost, parseNodeListeners } from './node-listeners.js';
 import { convertDkvoy, isDkvoyDialect } from './dkvoy.js';
 import { ConfigError, closest, describeValue, formatKeyPath, type PathSegment } from './errors.js';
 import {
@@ -22,6 +23,7 @@ import {
   DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS,
   DEFAULT_MAX_CONNECTION_AGE_SECONDS,
   DEFAULT_MAX_DELAY_MS,
+  DEFAULT_PORT_REUSE_SECONDS,
   DEFAULT_STREAM_REQUEST_BURST,
   DEFAULT_STREAM_REQUESTS_PER_SECOND,
   NativeConfigSchema,
@@ -33,6 +35,7 @@ import {
   type Config,
   type GroupConfig,
   type HostPort,
+  type NodeListenersConfig,
   type ShardConfig,
 } from './types.js';
 
@@ -131,6 +134,8 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   const registry = {
     leaseSeconds: file.registry?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     expiredRetentionSeconds: file.registry?.expiredRetentionSeconds ?? DEFAULT_EXPIRED_RETENTION_SECONDS,
+    portReuseSeconds: file.registry?.portReuseSeconds ?? DEFAULT_PORT_REUSE_SECONDS,
+    stateFile: file.registry?.stateFile,
   };
   const xds = {
     debounceMs: file.xds?.debounceMs ?? DEFAULT_DEBOUNCE_MS,
@@ -157,9 +162,18 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     const shardAt = new Map<string, number>();
     const clusterAt = new Map<string, readonly PathSegment[]>();
     // Every port this group's Envoy binds, to find two listeners on one address.
-    const claims: { host: string; port: number; shard: string; cluster: string }[] = [];
+    const claims: { host: string; first: number; last: number; what: string }[] = [];
+    const claim = (path: PathSegment[], host: string, first: number, last: number, what: string) => {
+      const clash = claims.find((c) => c.first <= last && first <= c.last && hostsOverlap(c.host, host.toLowerCase()));
+      if (clash) {
+        const port = Math.max(first, clash.first);
+        fail(path, `${what} on ${host}:${port} collides with ${clash.what} on ${clash.host}:${port} in group "${group.name}"`);
+      }
+      claims.push({ host: host.toLowerCase(), first, last, what });
+    };
+    const groupPath = (...rest: PathSegment[]): PathSegment[] => ['groups', gi, ...rest];
 
-    const shards: ShardConfig[] = group.shards.map((shard, si) => {
+    const shards: ShardConfig[] = (group.shards ?? []).map((shard, si) => {
       const at = (...rest: PathSegment[]): PathSegment[] => ['groups', gi, 'shards', si, ...rest];
       const firstShard = shardAt.get(shard.name);
       if (firstShard !== undefined) {
@@ -197,25 +211,17 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
       // A proxyless group gets no listeners (contract 7.4), so its addresses cannot collide.
       if (!proxyless) {
         for (let i = 0; i < ports; i++) {
-          const claim = {
-            host: listen.host.toLowerCase(),
-            port: listen.port + i,
-            shard: shard.name,
-            cluster: protocol === 'tcp' ? (shard.clusters[i] ?? '') : shard.clusters.join(', '),
-          };
-          const clash = claims.find((c) => c.port === claim.port && hostsOverlap(c.host, claim.host));
-          if (clash) {
-            fail(
-              at('listen'),
-              `listener for ${claim.cluster} on ${claim.host}:${claim.port} collides with shard "${clash.shard}"'s listener for ${clash.cluster} on ${clash.host}:${clash.port} in group "${group.name}"`,
-            );
-          }
-          claims.push(claim);
+          const what = `shard "${shard.name}"'s listener for ${protocol === 'tcp' ? (shard.clusters[i] ?? '') : shard.clusters.join(', ')}`;
+          claim(at('listen'), listen.host, listen.port + i, listen.port + i, what);
         }
       }
       return { name: shard.name, listen, clusters: [...shard.clusters], protocol };
     });
-    return { name: group.name, dc: group.dc, database: group.database ?? DEFAULT_DATABASE, proxyless, shards };
+    const reach = reachability(group, groupPath, proxyless, listenAt, claim, fail);
+    if (shards.length === 0 && !reach.bootstrapListener && !reach.nodeListeners) {
+      fail(groupPath('shards'), 'must list at least one shard (only a group with nodeListeners or a bootstrapListener may have none)');
+    }
+    return { name: group.name, dc: group.dc, database: group.database ?? DEFAULT_DATABASE, proxyless, shards, ...reach };
   });
 
   const clusters: Record<string, ClusterSettings> = {};
@@ -234,6 +240,40 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   }
 
   return deepFreeze({ http, grpc, registry, xds, groups, clusters });
+}
+
+/** advertisedHost, bootstrapListener and nodeListeners of one group (contract section 6). */
+function reachability(
+  group: NativeConfigFile['groups'][number],
+  at: (...rest: PathSegment[]) => PathSegment[],
+  proxyless: boolean,
+  listenAt: (segments: PathSegment[], text: string, allowPortZero: boolean) => HostPort,
+  claim: (path: PathSegment[], host: string, first: number, last: number, what: string) => void,
+  fail: (segments: readonly PathSegment[], reason: string) => never,
+): Pick<GroupConfig, 'advertisedHost' | 'bootstrapListener' | 'nodeListeners'> {
+  const { advertisedHost } = group;
+  if (advertisedHost !== undefined && !isAdvertisableHost(advertisedHost)) {
+    fail(at('advertisedHost'), `"${advertisedHost}" is neither an IP address nor a DNS name`);
+  }
+  if (proxyless && (group.bootstrapListener !== undefined || group.nodeListeners !== undefined)) {
+    const key = group.bootstrapListener !== undefined ? 'bootstrapListener' : 'nodeListeners';
+    fail(at(key), 'a proxyless group gets no TCP listeners; reach nodes from another network through an Envoy group');
+  }
+  let bootstrapListener: HostPort | undefined;
+  if (group.bootstrapListener !== undefined) {
+    bootstrapListener = listenAt(at('bootstrapListener'), group.bootstrapListener, false);
+    if (isIP(bootstrapListener.host) === 0) fail(at('bootstrapListener'), `"${group.bootstrapListener}": an Envoy listener binds an IP address, not a host name`);
+    claim(at('bootstrapListener'), bootstrapListener.host, bootstrapListener.port, bootstrapListener.port, 'the bootstrap listener');
+  }
+  let nodeListeners: NodeListenersConfig | undefined;
+  if (group.nodeListeners !== undefined) {
+    nodeListeners = parseNodeListeners(group.nodeListeners, advertisedHost, (...rest) => at('nodeListeners', ...rest), fail);
+    nodeListeners.frontEnds.forEach((frontEnd, i) => {
+      const path = Array.isArray(group.nodeListeners?.ports) ? at('nodeListeners', 'ports', i, 'ports') : at('nodeListeners', 'ports');
+      claim(path, nodeListeners!.listenHost, frontEnd.firstPort, frontEnd.lastPort, `the node listeners of ${frontEnd.advertisedHost}`);
+    });
+  }
+  return { advertisedHost, bootstrapListener, nodeListeners };
 }
 
 /** 0.0.0.0 and :: bind every address, so they overlap any host on the same port. */

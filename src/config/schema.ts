@@ -20,6 +20,8 @@ export const DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS = 60;
 export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
 export const DEFAULT_STREAM_REQUEST_BURST = 200;
 export const DEFAULT_DATABASE = 'default';
+export const DEFAULT_PORT_REUSE_SECONDS = 86_400;
+export const DEFAULT_NODE_LISTEN_HOST = '0.0.0.0';
 
 /** Group, shard, database and DC names: the same charset the heartbeat API accepts (contract 4.1). */
 export const NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
@@ -51,7 +53,20 @@ export const GroupSchema = Type.Object(
     dc: Type.Optional(Name),
     database: Type.Optional(Type.String({ pattern: NAME_PATTERN, reason: NAME_REASON, default: DEFAULT_DATABASE })),
     proxyless: Type.Optional(Type.Boolean({ default: false })),
-    shards: Type.Array(ShardSchema, { minItems: 1, reason: 'must list at least one shard' }),
+    // May be empty only for a group that reaches nodes through node or bootstrap listeners (load.ts).
+    shards: Type.Optional(Type.Array(ShardSchema)),
+    advertisedHost: Type.Optional(Type.String()),
+    bootstrapListener: Type.Optional(Type.String()),
+    nodeListeners: Type.Optional(
+      Type.Object(
+        {
+          listenHost: Type.Optional(Type.String({ default: DEFAULT_NODE_LISTEN_HOST })),
+          // "6001-6100", or a list of front ends; its shape is checked in load.ts for clearer errors.
+          ports: Type.Unknown(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -78,6 +93,10 @@ export const NativeConfigSchema = Type.Object(
           expiredRetentionSeconds: Type.Optional(
             Type.Number({ minimum: 0, default: DEFAULT_EXPIRED_RETENTION_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
           ),
+          portReuseSeconds: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_PORT_REUSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
+          ),
+          stateFile: Type.Optional(Type.String({ minLength: 1, reason: 'must be a file path' })),
         },
         { additionalProperties: false },
       ),

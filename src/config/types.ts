@@ -19,6 +19,22 @@ export interface ShardConfig {
   readonly protocol: ShardProtocol;
 }
 
+/** One front end (a load balancer, a PrivateLink endpoint) and the ports it forwards, one per node. */
+export interface FrontEnd {
+  /** The name clients of the group use for this front end. */
+  readonly advertisedHost: string;
+  readonly firstPort: number;
+  readonly lastPort: number;
+}
+
+/** Per-node listeners: each node of the group's database holds one port of the front ends'. */
+export interface NodeListenersConfig {
+  /** The IP the per-node listeners bind. */
+  readonly listenHost: string;
+  /** In order: a node gets the lowest free port of the first front end with one. */
+  readonly frontEnds: readonly FrontEnd[];
+}
+
 export interface GroupConfig {
   readonly name: string;
   /** The group's own DC: its endpoints get priority 0, others priority 1. Undefined: all priority 0. */
@@ -27,6 +43,11 @@ export interface GroupConfig {
   /** Serves gRPC clients that speak xDS themselves (api_listener) instead of Envoy sidecars. */
   readonly proxyless: boolean;
   readonly shards: readonly ShardConfig[];
+  /** The name clients of this group use for its Envoy; shard listeners are advertised at it. */
+  readonly advertisedHost: string | undefined;
+  /** A listener forwarding to any routable node of the database (a Kafka bootstrap address). */
+  readonly bootstrapListener: HostPort | undefined;
+  readonly nodeListeners: NodeListenersConfig | undefined;
 }
 
 export interface ClusterSettings {
@@ -36,6 +57,10 @@ export interface ClusterSettings {
 export interface RegistryConfig {
   readonly leaseSeconds: number;
   readonly expiredRetentionSeconds: number;
+  /** A forgotten node's port goes to another node only this long after it was forgotten. */
+  readonly portReuseSeconds: number;
+  /** Where nodes and port allocations are kept across restarts; none: kept in memory only. */
+  readonly stateFile: string | undefined;
 }
 
 export interface XdsConfig {

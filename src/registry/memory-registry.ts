@@ -1,17 +1,22 @@
 import type { Clock } from './clock.js';
 import { isExpired } from './health.js';
 import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
-import type { NodeRegistry, RecordOutcome } from './registry.js';
+import { PortAllocator, type PortPool } from './ports.js';
+import type { NodeRegistry, RecordOutcome, RegistryState } from './registry.js';
 
 export interface MemoryRegistryOptions {
   readonly leaseSeconds: number;
   readonly expiredRetentionSeconds: number;
   readonly clock: Clock;
+  /** Groups with node listeners, and how long a forgotten node's port is held for it. */
+  readonly portPools?: readonly PortPool[];
+  readonly portReuseSeconds?: number;
 }
 
 /** A single-process registry. Lease renewals that change no routing field notify nobody. */
 export class MemoryRegistry implements NodeRegistry {
   readonly leaseMs: number;
+  readonly ports: PortAllocator;
   private readonly retentionMs: number;
   private readonly clock: Clock;
   private readonly nodes = new Map<string, NodeRecord>();
@@ -22,6 +27,7 @@ export class MemoryRegistry implements NodeRegistry {
     this.leaseMs = options.leaseSeconds * 1000;
     this.retentionMs = options.expiredRetentionSeconds * 1000;
     this.clock = options.clock;
+    this.ports = new PortAllocator(options.portPools ?? [], (options.portReuseSeconds ?? 86_400) * 1000);
   }
 
   record(heartbeat: Heartbeat): RecordOutcome {
@@ -35,16 +41,18 @@ export class MemoryRegistry implements NodeRegistry {
     });
     this.nodes.set(node.id, node);
     this.sorted = undefined;
+    const ports = this.ports.assign(node.id, node.database, now);
     const routingChanged =
-      previous === undefined || isExpired(previous, now, this.leaseMs) || !sameRouting(previous, heartbeat);
+      previous === undefined || isExpired(previous, now, this.leaseMs) || !sameRouting(previous, heartbeat) || ports.changed;
     if (routingChanged) this.notify();
-    return { node, routingChanged };
+    return { node, routingChanged, portsExhausted: ports.exhausted };
   }
 
   forget(id: string): NodeRecord | undefined {
     const node = this.nodes.get(id);
     if (!node) return undefined;
     this.nodes.delete(id);
+    this.ports.release(id, this.clock.now());
     this.sorted = undefined;
     this.notify();
     return node;
@@ -65,7 +73,10 @@ export class MemoryRegistry implements NodeRegistry {
     for (const node of this.nodes.values()) {
       if (now - node.lastHeartbeatMs > this.leaseMs + this.retentionMs) forgotten.push(node.id);
     }
-    for (const id of forgotten) this.nodes.delete(id);
+    for (const id of forgotten) {
+      this.nodes.delete(id);
+      this.ports.release(id, now);
+    }
     if (forgotten.length > 0) {
       this.sorted = undefined;
       this.notify();
@@ -83,6 +94,24 @@ export class MemoryRegistry implements NodeRegistry {
       if (earliest === undefined || deadline < earliest) earliest = deadline;
     }
     return earliest;
+  }
+
+  state(): RegistryState {
+    return {
+      nodes: [...this.nodes.values()].map(({ lastHeartbeatMs: _last, ...node }) => node),
+      ports: this.ports.all(),
+    };
+  }
+
+  restore(state: RegistryState): void {
+    const now = this.clock.now();
+    this.ports.restore(state.ports);
+    for (const saved of state.nodes) {
+      this.nodes.set(saved.id, Object.freeze({ ...saved, labels: Object.freeze({ ...saved.labels }), lastHeartbeatMs: now }));
+      this.ports.assign(saved.id, saved.database, now);
+    }
+    this.sorted = undefined;
+    this.notify();
   }
 
   onChange(listener: () => void): () => void {

@@ -3,15 +3,26 @@
  * store later), so the watcher and the HTTP/gRPC sources never depend on how nodes are kept.
  */
 import type { Heartbeat, NodeRecord } from './node.js';
+import type { PortAssignment, PortView } from './ports.js';
 
 export interface RecordOutcome {
   readonly node: NodeRecord;
   /** True when the heartbeat created or revived the node or changed a field routing depends on. */
   readonly routingChanged: boolean;
+  /** Groups with node listeners whose port ranges are full: the node has no port there. */
+  readonly portsExhausted: readonly string[];
+}
+
+/** What the state file holds and gives back on start. */
+export interface RegistryState {
+  readonly nodes: ReadonlyArray<Heartbeat & { readonly firstSeenMs: number }>;
+  readonly ports: readonly PortAssignment[];
 }
 
 export interface NodeRegistry {
   readonly leaseMs: number;
+  /** Per-node ports of the groups with node listeners. */
+  readonly ports: PortView;
   /** Applies a validated heartbeat, stamped with the server's clock. */
   record(heartbeat: Heartbeat): RecordOutcome;
   /** Forgets a node at once (operator action). Returns what was forgotten. */
@@ -23,6 +34,10 @@ export interface NodeRegistry {
   sweep(): string[];
   /** The earliest server time at which time alone changes a node's verdict (expiry or forgetting). */
   nextDeadline(): number | undefined;
+  /** The registry as the state file keeps it. */
+  state(): RegistryState;
+  /** Loads a saved state; every node gets a fresh lease, as if it had just heartbeated. */
+  restore(state: RegistryState): void;
   /** Called after any change that may alter routing or the stored set. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

@@ -6,12 +6,14 @@ import { isIP } from 'node:net';
 import { DEFAULT_CONNECT_TIMEOUT_MS, type Config, type GroupConfig, type ShardConfig } from '../config/types.js';
 import { shardKey } from '../registry/health.js';
 import { isRoutable, type Health, type NodeRecord, type Role } from '../registry/node.js';
+import type { PortView } from '../registry/ports.js';
 import { roleOfCluster } from './cluster-names.js';
 import type { ClusterIR, EndpointIR, GroupTopology, ListenerIR, VirtualHostIR } from './ir.js';
 
 export interface RegistryView {
   readonly nodes: readonly NodeRecord[];
   readonly health: ReadonlyMap<string, Health>;
+  readonly ports: PortView;
 }
 
 /**
@@ -25,15 +27,19 @@ export function reachesEnvoy(node: NodeRecord, health: Health | undefined): bool
 /** Routable nodes indexed by database, shard and role, built once per rebuild and shared by every group. */
 export class RoutableIndex {
   private readonly byKey = new Map<string, NodeRecord[]>();
+  private readonly byDatabase = new Map<string, NodeRecord[]>();
 
   constructor(view: RegistryView) {
     for (const node of view.nodes) {
       if (!reachesEnvoy(node, view.health.get(node.id))) continue;
-      const key = RoutableIndex.key(node.database, node.shard, node.role);
-      let list = this.byKey.get(key);
-      if (!list) this.byKey.set(key, (list = []));
-      list.push(node);
+      push(this.byKey, RoutableIndex.key(node.database, node.shard, node.role), node);
+      push(this.byDatabase, node.database, node);
     }
+  }
+
+  /** Every routable node of a database, masters and replicas, ordered by id. */
+  database(database: string): readonly NodeRecord[] {
+    return this.byDatabase.get(database) ?? [];
   }
 
   static key(database: string, shard: string, role: Role): string {
@@ -45,16 +51,22 @@ export class RoutableIndex {
   }
 }
 
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 export function buildTopology(config: Config, view: RegistryView): ReadonlyMap<string, GroupTopology> {
   const index = new RoutableIndex(view);
   const result = new Map<string, GroupTopology>();
   for (const group of config.groups) {
-    result.set(group.name, buildGroup(config, group, index));
+    result.set(group.name, buildGroup(config, group, index, view.ports));
   }
   return result;
 }
 
-export function buildGroup(config: Config, group: GroupConfig, index: RoutableIndex): GroupTopology {
+export function buildGroup(config: Config, group: GroupConfig, index: RoutableIndex, ports: PortView): GroupTopology {
   const listeners: ListenerIR[] = [];
   const clusters: ClusterIR[] = [];
   for (const shard of group.shards) {
@@ -63,7 +75,32 @@ export function buildGroup(config: Config, group: GroupConfig, index: RoutableIn
     }
     listeners.push(...shardListeners(group, shard));
   }
+  if (group.bootstrapListener) {
+    // Any routable node will do for a first contact; the client then learns every node's address.
+    clusters.push(plainCluster(BOOTSTRAP, index.database(group.database).map((node) => endpointOf(group, node))));
+    listeners.push({ kind: 'tcp', name: BOOTSTRAP, address: group.bootstrapListener, cluster: BOOTSTRAP });
+  }
+  if (group.nodeListeners) {
+    for (const node of index.database(group.database)) {
+      const assignment = ports.portOf(group.name, node.id);
+      if (!assignment) continue; // the range is full: the node has no listener of its own
+      const name = nodeResourceName(node.id);
+      clusters.push(plainCluster(name, [endpointOf(group, node)]));
+      listeners.push({ kind: 'tcp', name, address: { host: group.nodeListeners.listenHost, port: assignment.port }, cluster: name });
+    }
+  }
   return deepFreeze({ group: group.name, listeners, clusters });
+}
+
+export const BOOTSTRAP = 'bootstrap';
+
+/** The listener and the cluster that reach one node: `node-<id>`. */
+export function nodeResourceName(nodeId: string): string {
+  return `node-${nodeId}`;
+}
+
+function plainCluster(name: string, endpoints: EndpointIR[]): ClusterIR {
+  return { name, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, upstreamHttp2: false, tcpHealthCheck: false, endpoints };
 }
 
 function buildCluster(config: Config, group: GroupConfig, shard: ShardConfig, name: string, index: RoutableIndex): ClusterIR {

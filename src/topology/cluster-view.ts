@@ -5,6 +5,8 @@
  */
 import type { Config } from '../config/types.js';
 import type { Health, NodeRecord, NodeStatus, Role } from '../registry/node.js';
+import type { PortView } from '../registry/ports.js';
+import { advertisedAddresses } from './advertised.js';
 import { reachesEnvoy } from './build.js';
 import { clusterNameFor, parseClusterName } from './cluster-names.js';
 
@@ -17,6 +19,8 @@ export interface EndpointView {
   readonly health: Health;
   /** Sent to Envoy: healthy or draining, and an IP address (EDS takes no DNS names). */
   readonly routed: boolean;
+  /** Per group with node listeners: where other networks reach this node (null: no free port). */
+  readonly advertised: Readonly<Record<string, string | null>>;
   readonly lastHeartbeatAgeMs: number;
 }
 
@@ -46,6 +50,7 @@ export function clusterViews(
   nodes: readonly NodeRecord[],
   health: ReadonlyMap<string, Health>,
   lastHeartbeatMs: (node: NodeRecord) => number,
+  ports: PortView,
   nowMs: number,
   filter: ClusterFilter = {},
 ): ClusterView[] {
@@ -89,6 +94,7 @@ export function clusterViews(
         epoch: node.epoch,
         health: health.get(node.id) ?? 'expired',
         routed: reachesEnvoy(node, health.get(node.id)),
+        advertised: advertisedAddresses(config, ports, node.id, node.database),
         lastHeartbeatAgeMs: Math.max(0, nowMs - lastHeartbeatMs(node)),
       })),
     }));

@@ -69,7 +69,7 @@ export class Watcher {
     const now = clock.now();
     const nodes = registry.list();
     const health = assessHealth(nodes, now, registry.leaseMs);
-    const topology = buildTopology(config, { nodes, health });
+    const topology = buildTopology(config, { nodes, health, ports: registry.ports });
     const versions: string[] = [];
     const checked = new Set<string>();
     for (const [group, groupTopology] of topology) {

@@ -24,7 +24,7 @@ describe('dkvoy dialect', () => {
     const expected: Config = {
       http: { listen: { host: '0.0.0.0', port: 8082 } },
       grpc: { listen: { host: '0.0.0.0', port: 7979 } },
-      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300 },
+      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {
@@ -32,6 +32,9 @@ describe('dkvoy dialect', () => {
           dc: 'in-hyderabad-1',
           database: 'default',
           proxyless: false,
+          advertisedHost: undefined,
+          bootstrapListener: undefined,
+          nodeListeners: undefined,
           shards: [{ name: 'shard0', listen: { host: '0.0.0.0', port: 10000 }, clusters: ['shard0-masters'], protocol: 'http2' }],
         },
       ],

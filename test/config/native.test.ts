@@ -20,7 +20,7 @@ describe('native dialect', () => {
     const expected: Config = {
       http: { listen: { host: '0.0.0.0', port: 8082 } },
       grpc: { listen: { host: '0.0.0.0', port: 7979 } },
-      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300 },
+      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {
@@ -28,6 +28,9 @@ describe('native dialect', () => {
           dc: undefined,
           database: 'default',
           proxyless: false,
+          advertisedHost: undefined,
+          bootstrapListener: undefined,
+          nodeListeners: undefined,
           shards: [
             {
               name: 'shard0',
@@ -47,7 +50,7 @@ describe('native dialect', () => {
     const config = parseConfig({
       http: { listen: '127.0.0.1:0' },
       grpc: { listen: '[::1]:9000' },
-      registry: { leaseSeconds: 0.5, expiredRetentionSeconds: 0 },
+      registry: { leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json' },
       xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20 },
       groups: [
         {
@@ -65,7 +68,7 @@ describe('native dialect', () => {
     });
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(config.grpc.listen).toEqual({ host: '::1', port: 9000 });
-    expect(config.registry).toEqual({ leaseSeconds: 0.5, expiredRetentionSeconds: 0 });
+    expect(config.registry).toEqual({ leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json' });
     expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20 });
     expect(config.groups.map((g) => [g.name, g.dc, g.database, g.proxyless])).toEqual([
       ['g1', 'dc1', 'db1', false],

@@ -297,12 +297,17 @@ function usedKeyPaths(schema: Json, data: unknown, prefix = ''): string[] {
 describe('deploy/config.example.yaml', () => {
   const path = at('deploy', 'config.example.yaml');
 
-  it('loads: two groups (one with a dc), two shards, per-cluster connect timeouts', () => {
+  it('loads: an internal, an external and a proxyless group, two shards, per-cluster connect timeouts', () => {
     const config = loadConfigFile(path);
-    expect(config.groups).toHaveLength(2);
+    expect(config.groups.map((g) => g.name)).toEqual(['local-group', 'external', 'grpc-clients']);
     expect(config.groups.filter((g) => g.dc !== undefined)).toHaveLength(1);
-    for (const group of config.groups) expect(group.shards.map((s) => s.name)).toEqual(['shard0', 'shard1']);
-    expect(config.groups.map((g) => g.proxyless)).toEqual([false, true]);
+    for (const group of [config.groups[0]!, config.groups[2]!]) expect(group.shards.map((s) => s.name)).toEqual(['shard0', 'shard1']);
+    expect(config.groups.map((g) => g.proxyless)).toEqual([false, false, true]);
+    expect(config.groups[1]).toMatchObject({
+      advertisedHost: 'kafka.example.com',
+      bootstrapListener: { host: '0.0.0.0', port: 9091 },
+      nodeListeners: { listenHost: '0.0.0.0', frontEnds: [{ advertisedHost: 'kafka.example.com', firstPort: 6001, lastPort: 6100 }] },
+    });
     expect(config.groups[0]!.shards.map((s) => s.protocol)).toEqual(['tcp', 'http2']);
     expect(config.clusters['shard0-masters']?.connectTimeoutMs).toBe(10_000);
     expect(config.clusters['shard1-replicas']?.connectTimeoutMs).toBe(500);

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { MemoryRegistry } from '../../src/registry/memory-registry.js';
+import { portPools } from '../../src/registry/ports.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { buildApp, type App } from '../../src/sources/http/app.js';
 import { Watcher } from '../../src/watcher/watcher.js';
@@ -25,7 +26,7 @@ export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise
   );
   const clock = new FakeClock();
   const logger = pino({ level: 'silent' });
-  const registry = new MemoryRegistry({ ...config.registry, clock });
+  const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
   const watcher = new Watcher({ config, registry, cache: new SnapshotCache(), clock, logger });
   const app = await buildApp({
     config,

@@ -13,6 +13,7 @@ import { validateEncoded } from '../../src/envoy-api/pgv.js';
 import { SHORT_NAMES, messageNameOf } from '../../src/envoy-api/type-urls.js';
 import { assessHealth } from '../../src/registry/health.js';
 import { MemoryRegistry } from '../../src/registry/memory-registry.js';
+import { portPools } from '../../src/registry/ports.js';
 import { consistencyErrors } from '../../src/snapshot/consistency.js';
 import { ALL_TYPES, buildSnapshot, encodeResource } from '../../src/snapshot/snapshot.js';
 import { buildTopology } from '../../src/topology/build.js';
@@ -28,10 +29,10 @@ function runCase(dir: string) {
   const input = parse(readFileSync(path.join(dir, 'input.yaml'), 'utf8')) as { config: Record<string, unknown>; nodes: any[] };
   const config = parseConfig(input.config, 'golden');
   const clock = new FakeClock();
-  const registry = new MemoryRegistry({ leaseSeconds: 10, expiredRetentionSeconds: 300, clock });
+  const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
   for (const node of input.nodes) registry.record(heartbeat(node));
   const nodes = registry.list();
-  return buildTopology(config, { nodes, health: assessHealth(nodes, clock.now(), registry.leaseMs) });
+  return buildTopology(config, { nodes, health: assessHealth(nodes, clock.now(), registry.leaseMs), ports: registry.ports });
 }
 
 describe.each(readdirSync(GOLDEN).sort())('golden case %s', (name) => {

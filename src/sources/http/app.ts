@@ -10,6 +10,7 @@ import type { Clock } from '../../registry/clock.js';
 import type { NodeRegistry } from '../../registry/registry.js';
 import type { RoutingView } from '../../watcher/watcher.js';
 import type { StreamStatus } from '../../xds/stream-base.js';
+import { advertisedRoutes } from './routes/advertised.js';
 import { clustersRoutes } from './routes/clusters.js';
 import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';
@@ -64,6 +65,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   await app.register(heartbeatRoutes, deps);
   await app.register(clustersRoutes, deps);
   await app.register(nodesRoutes, deps);
+  await app.register(advertisedRoutes, deps);
   await app.register(xdsClientsRoutes, deps);
   await app.register(healthRoutes, deps);
   return app;

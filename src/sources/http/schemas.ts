@@ -51,3 +51,6 @@ export type ClustersQuery = Static<typeof ClustersQuery>;
 
 export const NodeIdParams = Type.Object({ id: Type.String() });
 export type NodeIdParams = Static<typeof NodeIdParams>;
+
+export const AdvertisedQuery = Type.Object({ group: Type.String({ description: 'group: the name of a group with nodeListeners' }) }, { additionalProperties: false });
+export type AdvertisedQuery = Static<typeof AdvertisedQuery>;

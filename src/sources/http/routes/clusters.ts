@@ -15,7 +15,7 @@ export const clustersRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps
     const view = deps.routingView();
     // Ages come from the live registry: lease renewals change no route and trigger no rebuild.
     const lastHeartbeat = (node: { id: string; lastHeartbeatMs: number }) => deps.registry.get(node.id)?.lastHeartbeatMs ?? node.lastHeartbeatMs;
-    const clusters = clusterViews(deps.config, view.nodes, view.health, lastHeartbeat, deps.clock.now(), filter);
+    const clusters = clusterViews(deps.config, view.nodes, view.health, lastHeartbeat, deps.registry.ports, deps.clock.now(), filter);
     if (format === 'text') {
       reply.type('text/plain; charset=utf-8');
       return clusterTable(view.version, clusters);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Heartbeat } from '../../../registry/node.js';
+import { advertisedAddresses } from '../../../topology/advertised.js';
 import { parseHostPort } from '../../../util/host-port.js';
 import type { HttpDeps } from '../app.js';
 import { HeartbeatBody } from '../schemas.js';
@@ -32,12 +33,20 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.post('/v1/heartbeat', { schema: { body: HeartbeatBody } }, async (request) => {
     const outcome = deps.registry.record(toHeartbeat(request.body));
+    for (const group of outcome.portsExhausted) {
+      request.log.warn({ node: outcome.node.id, group }, `no free node-listener port in group ${group}: node ${outcome.node.id} gets no listener of its own`);
+    }
     if (outcome.routingChanged) {
       request.log.info(
         { node: outcome.node.id, address: outcome.node.address, shard: outcome.node.shard, role: outcome.node.role, status: outcome.node.status, epoch: outcome.node.epoch },
         'node routing changed',
       );
     }
-    return { leaseSeconds: deps.config.registry.leaseSeconds, advertised: {} };
+    const advertised = advertisedAddresses(deps.config, deps.registry.ports, outcome.node.id, outcome.node.database);
+    return {
+      leaseSeconds: deps.config.registry.leaseSeconds,
+      // Only real addresses: a node cannot advertise a port it does not hold.
+      advertised: Object.fromEntries(Object.entries(advertised).filter(([, address]) => address !== null)),
+    };
   });
 };

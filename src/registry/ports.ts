@@ -1,0 +1,125 @@
+/**
+ * Stable per-node ports for groups with node listeners (contract section 6): a node gets the
+ * lowest free port of its group's front ends when first seen and keeps it across its own
+ * restarts and address changes; a forgotten node's port is held for `reuseMs` before another
+ * node may have it, so a client holding the old advertised address never reaches a stranger.
+ */
+import type { Config, FrontEnd } from '../config/types.js';
+
+export interface PortPool {
+  readonly group: string;
+  readonly database: string;
+  readonly frontEnds: readonly FrontEnd[];
+}
+
+export interface PortAssignment {
+  readonly group: string;
+  readonly nodeId: string;
+  readonly port: number;
+  readonly advertisedHost: string;
+  /** When its owner was forgotten; undefined while the owner is known. */
+  readonly releasedAtMs: number | undefined;
+}
+
+/** Read-only view for the topology builder and the API. */
+export interface PortView {
+  /** The port a known node holds in a group, if any. */
+  portOf(group: string, nodeId: string): PortAssignment | undefined;
+  /** Every assignment, released ones included (for the state file). */
+  all(): PortAssignment[];
+}
+
+export interface AssignOutcome {
+  /** A port was given or reclaimed: the node's listeners change. */
+  readonly changed: boolean;
+  /** Groups whose ranges are full, so the node has no port there. */
+  readonly exhausted: readonly string[];
+}
+
+export function portPools(config: Config): PortPool[] {
+  return config.groups.flatMap((g) => (g.nodeListeners ? [{ group: g.name, database: g.database, frontEnds: g.nodeListeners.frontEnds }] : []));
+}
+
+export class PortAllocator implements PortView {
+  /** group -> nodeId -> assignment */
+  private readonly byGroup = new Map<string, Map<string, PortAssignment>>();
+
+  constructor(
+    private readonly pools: readonly PortPool[],
+    private readonly reuseMs: number,
+  ) {
+    for (const pool of pools) this.byGroup.set(pool.group, new Map());
+  }
+
+  assign(nodeId: string, database: string, nowMs: number): AssignOutcome {
+    let changed = false;
+    const exhausted: string[] = [];
+    for (const pool of this.pools) {
+      const held = this.byGroup.get(pool.group)!;
+      const current = held.get(nodeId);
+      if (pool.database !== database) {
+        // The node moved to another database: its port here is released like a forgotten node's.
+        if (current && current.releasedAtMs === undefined) held.set(nodeId, { ...current, releasedAtMs: nowMs });
+        continue;
+      }
+      if (current) {
+        if (current.releasedAtMs !== undefined) {
+          held.set(nodeId, { ...current, releasedAtMs: undefined });
+          changed = true;
+        }
+        continue;
+      }
+      const slot = this.lowestFree(pool, held, nowMs);
+      if (!slot) {
+        exhausted.push(pool.group);
+        continue;
+      }
+      held.set(nodeId, { group: pool.group, nodeId, port: slot.port, advertisedHost: slot.frontEnd.advertisedHost, releasedAtMs: undefined });
+      changed = true;
+    }
+    return { changed, exhausted };
+  }
+
+  /** The node was forgotten: its ports are kept for it until the reuse period ends. */
+  release(nodeId: string, nowMs: number): void {
+    for (const held of this.byGroup.values()) {
+      const current = held.get(nodeId);
+      if (current && current.releasedAtMs === undefined) held.set(nodeId, { ...current, releasedAtMs: nowMs });
+    }
+  }
+
+  portOf(group: string, nodeId: string): PortAssignment | undefined {
+    const assignment = this.byGroup.get(group)?.get(nodeId);
+    return assignment?.releasedAtMs === undefined ? assignment : undefined;
+  }
+
+  all(): PortAssignment[] {
+    return [...this.byGroup.values()].flatMap((held) => [...held.values()]);
+  }
+
+  /** Restores assignments from the state file; ones for groups or ports no longer configured are dropped. */
+  restore(assignments: readonly PortAssignment[]): void {
+    for (const a of assignments) {
+      const pool = this.pools.find((p) => p.group === a.group);
+      const frontEnd = pool?.frontEnds.find((f) => a.port >= f.firstPort && a.port <= f.lastPort);
+      if (!pool || !frontEnd) continue;
+      const held = this.byGroup.get(a.group)!;
+      if ([...held.values()].some((other) => other.port === a.port && other.nodeId !== a.nodeId)) continue;
+      held.set(a.nodeId, { ...a, advertisedHost: frontEnd.advertisedHost });
+    }
+  }
+
+  private lowestFree(pool: PortPool, held: Map<string, PortAssignment>, nowMs: number) {
+    const taken = new Set<number>();
+    for (const [id, a] of held) {
+      if (a.releasedAtMs !== undefined && nowMs - a.releasedAtMs >= this.reuseMs) held.delete(id);
+      else taken.add(a.port);
+    }
+    for (const frontEnd of pool.frontEnds) {
+      for (let port = frontEnd.firstPort; port <= frontEnd.lastPort; port++) {
+        if (!taken.has(port)) return { port, frontEnd };
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The state file (contract section 9): nodes, their last status and port allocations, so a
+ * restart neither forgets the topology nor reshuffles the ports clients were told to use.
+ * Written atomically (temp file, fsync, rename, fsync of the folder): a crash leaves the old
+ * file or the new one, never half of one. A file that cannot be read is moved aside and logged.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { NodeRegistry, RegistryState } from './registry.js';
+
+const STATE_VERSION = 1;
+
+const Name = Type.String({ minLength: 1, maxLength: 128 });
+const StateSchema = Type.Object({
+  version: Type.Literal(STATE_VERSION),
+  savedAt: Type.String(),
+  nodes: Type.Array(
+    Type.Object({
+      id: Name,
+      address: Type.String(),
+      host: Type.String(),
+      port: Type.Integer({ minimum: 1, maximum: 65535 }),
+      database: Name,
+      shard: Name,
+      role: Type.Union([Type.Literal('master'), Type.Literal('replica')]),
+      status: Type.Union([Type.Literal('active'), Type.Literal('draining'), Type.Literal('inactive')]),
+      dc: Type.Optional(Name),
+      epoch: Type.Integer({ minimum: 0 }),
+      labels: Type.Record(Type.String(), Type.String()),
+      firstSeenMs: Type.Number(),
+    }),
+  ),
+  ports: Type.Array(
+    Type.Object({
+      group: Name,
+      nodeId: Name,
+      port: Type.Integer({ minimum: 1, maximum: 65535 }),
+      advertisedHost: Type.String(),
+      releasedAtMs: Type.Optional(Type.Number()),
+    }),
+  ),
+});
+type StateFile = Static<typeof StateSchema>;
+
+const validate = new Ajv({ allErrors: false }).compile<StateFile>(StateSchema);
+
+export function serializeState(state: RegistryState, nowMs: number): string {
+  const file: StateFile = {
+    version: STATE_VERSION,
+    savedAt: new Date(nowMs).toISOString(),
+    nodes: state.nodes.map((n) => ({ ...n, labels: { ...n.labels }, ...(n.dc === undefined ? {} : { dc: n.dc }) })),
+    ports: state.ports.map((p) => ({ ...p, ...(p.releasedAtMs === undefined ? {} : { releasedAtMs: p.releasedAtMs }) })),
+  };
+  return JSON.stringify(file);
+}
+
+/** Writes `contents` to `file` so that a crash at any moment leaves either the old or the new file. */
+export function writeAtomically(file: string, contents: string): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, contents);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+  // The rename itself is durable only once the folder's entry is on disk.
+  const dir = openSync(path.dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+export type LoadResult = { kind: 'none' } | { kind: 'loaded'; state: RegistryState } | { kind: 'corrupt'; reason: string; movedTo: string };
+
+/** Reads the state file; a corrupt one is renamed aside (`<file>.corrupt-<time>`), never deleted. */
+export function loadState(file: string, nowMs: number): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return moveAside(file, nowMs, `cannot be read: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return moveAside(file, nowMs, `is not JSON: ${(error as Error).message}`);
+  }
+  if (!validate(parsed)) {
+    const first = validate.errors?.[0];
+    return moveAside(file, nowMs, `does not hold a shardvoy state: ${first?.instancePath || '(root)'} ${first?.message ?? ''}`.trim());
+  }
+  const state: RegistryState = {
+    nodes: parsed.nodes.map((n) => ({ ...n, dc: n.dc })),
+    ports: parsed.ports.map((p) => ({ ...p, releasedAtMs: p.releasedAtMs })),
+  };
+  return { kind: 'loaded', state };
+}
+
+function moveAside(file: string, nowMs: number, reason: string): LoadResult {
+  const movedTo = `${file}.corrupt-${new Date(nowMs).toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    renameSync(file, movedTo);
+  } catch {
+    // Unreadable and immovable: starting as if there were none is still the safe course.
+  }
+  return { kind: 'corrupt', reason, movedTo };
+}
+
+/**
+ * Saves the registry after changes, at most once per `minIntervalMs`, and on demand at shutdown.
+ * Lease renewals alone change nothing saved (a loaded node gets a fresh lease anyway).
+ */
+export class StateSaver {
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private lastWriteMs = 0;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly registry: NodeRegistry,
+    private readonly logger: Logger,
+    private readonly minIntervalMs = 1_000,
+  ) {}
+
+  start(): void {
+    this.unsubscribe = this.registry.onChange(() => this.markDirty());
+  }
+
+  /** Writes now if anything changed since the last write. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.lastWriteMs = Date.now();
+    try {
+      writeAtomically(this.file, serializeState(this.registry.state(), this.lastWriteMs));
+    } catch (error) {
+      this.dirty = true;
+      this.logger.error({ err: error, file: this.file }, 'state file not written; will retry');
+      this.schedule();
+    }
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.flush();
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastWriteMs + this.minIntervalMs - Date.now());
+    this.timer = setTimeout(() => this.flush(), wait);
+    this.timer.unref();
+  }
+}
