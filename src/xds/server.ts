@@ -73,6 +73,11 @@ export class XdsServer {
     });
   }
 
+  /** Serves another gRPC service on the same port (DKV discovery); call before listen(). */
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    this.server.addService(service, implementation);
+  }
+
   /** Binds and starts serving; resolves to the bound address (port 0 picks a free one). */
   listen(address: HostPort): Promise<HostPort> {
     return new Promise((resolve, reject) => {
