@@ -3,6 +3,24 @@
 export type Role = 'master' | 'replica';
 export type NodeStatus = 'active' | 'draining' | 'inactive';
 
+/** DKV's `RegionStatus` (contract section 7.1), by name. */
+export type DkvRegionStatus = 'INACTIVE' | 'LEADER' | 'PRIMARY_FOLLOWER' | 'SECONDARY_FOLLOWER' | 'ACTIVE_SLAVE';
+export const DKV_REGION_STATUSES: readonly DkvRegionStatus[] = ['INACTIVE', 'LEADER', 'PRIMARY_FOLLOWER', 'SECONDARY_FOLLOWER', 'ACTIVE_SLAVE'];
+
+/**
+ * What a DKV node last reported over `DKVDiscovery.UpdateStatus` beyond the routing fields, so
+ * that `GetClusterInfo` can answer with it. Nodes registered over HTTP have none.
+ */
+export interface DkvDetails {
+  readonly regionStatus: DkvRegionStatus;
+  /** The request's uint64 `timestamp`, in decimal as sent (DKV sends a hybrid-logical-clock value). Recorded only: liveness uses the server's clock. */
+  readonly timestamp: string;
+  /** `RegionInfo.httpAddress` as sent ("" when the node sent none). */
+  readonly httpAddress: string;
+  readonly masterHost?: string | undefined;
+  readonly nexusClusterUrl?: string | undefined;
+}
+
 /** A validated heartbeat, every default applied. Sources (HTTP, DKV gRPC) produce these. */
 export interface Heartbeat {
   readonly id: string;
@@ -16,6 +34,8 @@ export interface Heartbeat {
   readonly dc: string | undefined;
   readonly epoch: number;
   readonly labels: Readonly<Record<string, string>>;
+  /** Set by the DKV gRPC source only. Not a routing field (see sameRouting). */
+  readonly dkv?: DkvDetails | undefined;
 }
 
 export interface NodeRecord extends Heartbeat {
@@ -34,7 +54,11 @@ export function isRoutable(health: Health): boolean {
   return health === 'healthy' || health === 'draining';
 }
 
-/** The fields that decide where traffic goes: a heartbeat that changes none of them changes no route. */
+/**
+ * The fields that decide where traffic goes: a heartbeat that changes none of them changes no route.
+ * `labels` and `dkv` are left out on purpose: a DKV node moving between LEADER and PRIMARY_FOLLOWER
+ * (both masters) or sending a new timestamp routes nothing differently.
+ */
 export function sameRouting(a: Heartbeat, b: Heartbeat): boolean {
   return (
     a.address === b.address &&

@@ -9,11 +9,26 @@ import { Ajv } from 'ajv';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { DkvDetails } from './node.js';
 import type { NodeRegistry, RegistryState } from './registry.js';
 
 const STATE_VERSION = 1;
 
 const Name = Type.String({ minLength: 1, maxLength: 128 });
+/** What a DKV node last reported (node.ts DkvDetails); absent for nodes registered over HTTP. */
+const DkvDetailsSchema = Type.Object({
+  regionStatus: Type.Union([
+    Type.Literal('INACTIVE'),
+    Type.Literal('LEADER'),
+    Type.Literal('PRIMARY_FOLLOWER'),
+    Type.Literal('SECONDARY_FOLLOWER'),
+    Type.Literal('ACTIVE_SLAVE'),
+  ]),
+  timestamp: Type.String({ pattern: '^[0-9]{1,20}$' }),
+  httpAddress: Type.String(),
+  masterHost: Type.Optional(Type.String()),
+  nexusClusterUrl: Type.Optional(Type.String()),
+});
 const StateSchema = Type.Object({
   version: Type.Literal(STATE_VERSION),
   savedAt: Type.String(),
@@ -30,6 +45,7 @@ const StateSchema = Type.Object({
       dc: Type.Optional(Name),
       epoch: Type.Integer({ minimum: 0 }),
       labels: Type.Record(Type.String(), Type.String()),
+      dkv: Type.Optional(DkvDetailsSchema),
       firstSeenMs: Type.Number(),
     }),
   ),
@@ -51,10 +67,25 @@ export function serializeState(state: RegistryState, nowMs: number): string {
   const file: StateFile = {
     version: STATE_VERSION,
     savedAt: new Date(nowMs).toISOString(),
-    nodes: state.nodes.map((n) => ({ ...n, labels: { ...n.labels }, ...(n.dc === undefined ? {} : { dc: n.dc }) })),
+    nodes: state.nodes.map(({ dkv, ...n }) => ({
+      ...n,
+      labels: { ...n.labels },
+      ...(n.dc === undefined ? {} : { dc: n.dc }),
+      ...(dkv === undefined ? {} : { dkv: dkvToFile(dkv) }),
+    })),
     ports: state.ports.map((p) => ({ ...p, ...(p.releasedAtMs === undefined ? {} : { releasedAtMs: p.releasedAtMs }) })),
   };
   return JSON.stringify(file);
+}
+
+function dkvToFile(dkv: DkvDetails): Static<typeof DkvDetailsSchema> {
+  return {
+    regionStatus: dkv.regionStatus,
+    timestamp: dkv.timestamp,
+    httpAddress: dkv.httpAddress,
+    ...(dkv.masterHost === undefined ? {} : { masterHost: dkv.masterHost }),
+    ...(dkv.nexusClusterUrl === undefined ? {} : { nexusClusterUrl: dkv.nexusClusterUrl }),
+  };
 }
 
 /** Writes `contents` to `file` so that a crash at any moment leaves either the old or the new file. */
