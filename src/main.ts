@@ -11,10 +11,13 @@ import { messageNameOf } from './envoy-api/type-urls.js';
 import { validateEncoded } from './envoy-api/pgv.js';
 import { systemClock, type Clock } from './registry/clock.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
+import { ExpiryGuard } from './registry/self-preservation.js';
 import { portPools } from './registry/ports.js';
 import { loadState, StateSaver } from './registry/state-file.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import { buildApp, type App } from './sources/http/app.js';
+import { metadataTokenCheck } from './auth/tokens.js';
+import { dkvDiscoveryService } from './sources/dkv/discovery-service.js';
 import { formatHostPort } from './util/host-port.js';
 import { VERSION } from './version.js';
 import { Watcher } from './watcher/watcher.js';
@@ -33,7 +36,7 @@ export interface Shardvoy {
 }
 
 /** Loads the state file into the registry (a corrupt one is moved aside) and returns its saver. */
-function restoreState(file: string, registry: MemoryRegistry, clock: Clock, logger: Logger): StateSaver {
+function restoreState(file: string, registry: MemoryRegistry, clock: Clock, logger: Logger): { saver: StateSaver; loaded: boolean } {
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     accessSync(path.dirname(file), constants.W_OK);
@@ -50,7 +53,7 @@ function restoreState(file: string, registry: MemoryRegistry, clock: Clock, logg
   } else {
     logger.info({ file }, 'no state file yet; starting empty');
   }
-  return new StateSaver(file, registry, logger.child({ component: 'state' }));
+  return { saver: new StateSaver(file, registry, logger.child({ component: 'state' })), loaded: loaded.kind === 'loaded' };
 }
 
 export interface StartOptions {
@@ -62,9 +65,19 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
   const { logger } = options;
   const clock = options.clock ?? systemClock;
   const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
-  const saver = config.registry.stateFile ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
+  const state = config.registry.stateFile ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
+  const saver = state?.saver;
+  // Warm-up: a start without state waits a lease for heartbeats before telling Envoy anything,
+  // so a restart never announces that every node is gone.
+  const publishFromMs = state?.loaded ? undefined : clock.now() + config.registry.warmupSeconds * 1000;
+  if (publishFromMs !== undefined && config.registry.warmupSeconds > 0) {
+    logger.info({ warmupSeconds: config.registry.warmupSeconds }, 'warming up: xDS answers wait until the registry has heard from its nodes');
+  }
+  const expiryGuard = new ExpiryGuard(config.registry.selfPreservation, config.registry.leaseSeconds * 1000, logger.child({ component: 'self-preservation' }));
   const cache = new SnapshotCache();
   const watcher = new Watcher({
+    expiryGuard,
+    ...(publishFromMs === undefined ? {} : { publishFromMs }),
     config,
     registry,
     cache,
@@ -75,13 +88,38 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       validateEncoded(messageNameOf(resource.typeUrl), resource.value).map((v) => `${v.path}: ${v.message} (${v.rule})`),
   });
   const groupNames = config.groups.map((group) => group.name);
-  const xds = new XdsServer({ cache, groups: () => groupNames, clock, logger: logger.child({ component: 'xds' }), version: VERSION, settings: config.xds });
+  const xds = new XdsServer({
+    cache,
+    groups: () => groupNames,
+    clock,
+    logger: logger.child({ component: 'xds' }),
+    version: VERSION,
+    settings: config.xds,
+    tls: config.grpc.tls,
+  });
+  const dkv = dkvDiscoveryService({
+    registry,
+    clock,
+    logger: logger.child({ component: 'dkv' }),
+    authorize: metadataTokenCheck(config.auth, 'heartbeat'),
+    authorizeRead: metadataTokenCheck(config.auth, 'read'),
+    preserved: () => watcher.routingView().preserved,
+  });
+  xds.addService(dkv.definition, dkv.implementation);
   const app = await buildApp({
     config,
     registry,
     routingView: () => watcher.routingView(),
     xdsClients: () => xds.clients(),
-    readiness: () => ({ ready: true }),
+    readiness: () =>
+      watcher.isWarm()
+        ? { ready: true }
+        : { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs ?? 0).toISOString()} (registry.warmupSeconds)` },
+    resumeExpiry: () => {
+      const wasPreserving = expiryGuard.resume(clock.now());
+      watcher.rebuild();
+      return wasPreserving;
+    },
     clock,
     logger: logger.child({ component: 'http' }),
   });

@@ -11,6 +11,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { parseHostPort } from '../util/host-port.js';
 import { parseDuration } from './duration.js';
 import { isAdvertisableHost, parseNodeListeners } from './node-listeners.js';
+import { readTls, resolveToken } from './secrets.js';
 import { convertDkvoy, isDkvoyDialect } from './dkvoy.js';
 import { ConfigError, closest, describeValue, formatKeyPath, type PathSegment } from './errors.js';
 import {
@@ -23,7 +24,10 @@ import {
   DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS,
   DEFAULT_MAX_CONNECTION_AGE_SECONDS,
   DEFAULT_MAX_DELAY_MS,
+  DEFAULT_MAX_EXPIRED_FRACTION,
+  DEFAULT_MAX_NODES,
   DEFAULT_PORT_REUSE_SECONDS,
+  DEFAULT_SELF_PRESERVATION_MIN_NODES,
   DEFAULT_STREAM_REQUEST_BURST,
   DEFAULT_STREAM_REQUESTS_PER_SECOND,
   NativeConfigSchema,
@@ -106,8 +110,8 @@ export function applyOverrides(config: Config, overrides: { http?: string; grpc?
   };
   return deepFreeze({
     ...config,
-    http: overrides.http === undefined ? config.http : { listen: listenFlag('--http', overrides.http) },
-    grpc: overrides.grpc === undefined ? config.grpc : { listen: listenFlag('--grpc', overrides.grpc) },
+    http: overrides.http === undefined ? config.http : { ...config.http, listen: listenFlag('--http', overrides.http) },
+    grpc: overrides.grpc === undefined ? config.grpc : { ...config.grpc, listen: listenFlag('--grpc', overrides.grpc) },
   });
 }
 
@@ -129,13 +133,32 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     if (!parsed.ok) fail(segments, `"${text}" is not a valid listen address: ${parsed.reason}`);
     return parsed.value;
   };
-  const http = { listen: listenAt(['http', 'listen'], file.http?.listen ?? DEFAULT_HTTP_LISTEN, true) };
-  const grpc = { listen: listenAt(['grpc', 'listen'], file.grpc?.listen ?? DEFAULT_GRPC_LISTEN, true) };
+  const http = {
+    listen: listenAt(['http', 'listen'], file.http?.listen ?? DEFAULT_HTTP_LISTEN, true),
+    tls: file.http?.tls && readTls(file.http.tls, ['http', 'tls'], fail),
+  };
+  const grpc = {
+    listen: listenAt(['grpc', 'listen'], file.grpc?.listen ?? DEFAULT_GRPC_LISTEN, true),
+    tls: file.grpc?.tls && readTls(file.grpc.tls, ['grpc', 'tls'], fail),
+  };
+  const auth = {
+    heartbeatTokens: (file.auth?.heartbeatTokens ?? []).map((source, i) => resolveToken(source, ['auth', 'heartbeatTokens', i], fail)),
+    adminToken: file.auth?.adminToken === undefined ? undefined : resolveToken(file.auth.adminToken, ['auth', 'adminToken'], fail),
+    readToken: file.auth?.readToken === undefined ? undefined : resolveToken(file.auth.readToken, ['auth', 'readToken'], fail),
+  };
   const registry = {
     leaseSeconds: file.registry?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     expiredRetentionSeconds: file.registry?.expiredRetentionSeconds ?? DEFAULT_EXPIRED_RETENTION_SECONDS,
     portReuseSeconds: file.registry?.portReuseSeconds ?? DEFAULT_PORT_REUSE_SECONDS,
     stateFile: file.registry?.stateFile,
+    // Contract 9: by default, as long as one lease, so every live node has heartbeated once.
+    warmupSeconds: file.registry?.warmupSeconds ?? file.registry?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    maxNodes: file.registry?.maxNodes ?? DEFAULT_MAX_NODES,
+    selfPreservation: {
+      enabled: file.registry?.selfPreservation?.enabled ?? true,
+      maxExpiredFraction: file.registry?.selfPreservation?.maxExpiredFraction ?? DEFAULT_MAX_EXPIRED_FRACTION,
+      minNodes: file.registry?.selfPreservation?.minNodes ?? DEFAULT_SELF_PRESERVATION_MIN_NODES,
+    },
   };
   const xds = {
     debounceMs: file.xds?.debounceMs ?? DEFAULT_DEBOUNCE_MS,
@@ -239,7 +262,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     }
   }
 
-  return deepFreeze({ http, grpc, registry, xds, groups, clusters });
+  return deepFreeze({ http, grpc, auth, registry, xds, groups, clusters });
 }
 
 /** advertisedHost, bootstrapListener and nodeListeners of one group (contract section 6). */

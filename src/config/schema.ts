@@ -71,6 +71,33 @@ export const GroupSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A file path to PEM: read at start, so a missing file is a configuration error naming its key. */
+const Pem = Type.String({ minLength: 1, reason: 'must be the path of a PEM file' });
+
+const TlsSchema = Type.Object(
+  {
+    cert: Pem,
+    key: Pem,
+    ca: Type.Optional(Pem),
+    requireClientCert: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+
+/** A secret: given inline, or (better) read from an environment variable or a file at start. */
+const TokenSource = Type.Unsafe<string | { env: string } | { file: string }>({
+  anyOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'object', properties: { env: { type: 'string', minLength: 1 } }, required: ['env'], additionalProperties: false },
+    { type: 'object', properties: { file: { type: 'string', minLength: 1 } }, required: ['file'], additionalProperties: false },
+  ],
+  reason: 'must be a token, {env: VARIABLE} or {file: PATH}',
+});
+
+export const DEFAULT_MAX_NODES = 100_000;
+export const DEFAULT_MAX_EXPIRED_FRACTION = 0.5;
+export const DEFAULT_SELF_PRESERVATION_MIN_NODES = 3;
+
 export const ClusterSettingsSchema = Type.Object(
   {
     /** Go duration, e.g. "10s", "500ms", "1m30s"; parsed in load.ts. */
@@ -81,8 +108,18 @@ export const ClusterSettingsSchema = Type.Object(
 
 export const NativeConfigSchema = Type.Object(
   {
-    http: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_HTTP_LISTEN)) }, { additionalProperties: false })),
-    grpc: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_GRPC_LISTEN)) }, { additionalProperties: false })),
+    http: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_HTTP_LISTEN)), tls: Type.Optional(TlsSchema) }, { additionalProperties: false })),
+    grpc: Type.Optional(Type.Object({ listen: Type.Optional(Listen(DEFAULT_GRPC_LISTEN)), tls: Type.Optional(TlsSchema) }, { additionalProperties: false })),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          heartbeatTokens: Type.Optional(Type.Array(TokenSource, { minItems: 1, reason: 'must list at least one token' })),
+          adminToken: Type.Optional(TokenSource),
+          readToken: Type.Optional(TokenSource),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     registry: Type.Optional(
       Type.Object(
         {
@@ -97,6 +134,22 @@ export const NativeConfigSchema = Type.Object(
             Type.Number({ minimum: 0, default: DEFAULT_PORT_REUSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
           ),
           stateFile: Type.Optional(Type.String({ minLength: 1, reason: 'must be a file path' })),
+          warmupSeconds: Type.Optional(Type.Number({ minimum: 0, reason: 'must be a number of seconds, 0 or more' })),
+          maxNodes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_MAX_NODES, reason: 'must be a whole number, 1 or more' })),
+          selfPreservation: Type.Optional(
+            Type.Object(
+              {
+                enabled: Type.Optional(Type.Boolean({ default: true })),
+                maxExpiredFraction: Type.Optional(
+                  Type.Number({ exclusiveMinimum: 0, maximum: 1, default: DEFAULT_MAX_EXPIRED_FRACTION, reason: 'must be a fraction above 0, at most 1' }),
+                ),
+                minNodes: Type.Optional(
+                  Type.Integer({ minimum: 1, default: DEFAULT_SELF_PRESERVATION_MIN_NODES, reason: 'must be a whole number, 1 or more' }),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

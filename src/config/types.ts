@@ -61,6 +61,35 @@ export interface RegistryConfig {
   readonly portReuseSeconds: number;
   /** Where nodes and port allocations are kept across restarts; none: kept in memory only. */
   readonly stateFile: string | undefined;
+  /** After a start without state, how long to fill the registry from heartbeats before answering xDS. */
+  readonly warmupSeconds: number;
+  /** A new node beyond this many is refused (429). */
+  readonly maxNodes: number;
+  readonly selfPreservation: SelfPreservationConfig;
+}
+
+/** Stop expiring leases when many nodes go silent at once: the control plane's network is the likelier fault. */
+export interface SelfPreservationConfig {
+  readonly enabled: boolean;
+  /** More than this fraction of the live nodes going silent within a lease stops expiry. */
+  readonly maxExpiredFraction: number;
+  /** Below this many live nodes a fraction says nothing about the network: expiry never stops. */
+  readonly minNodes: number;
+}
+
+export interface TlsConfig {
+  /** PEM contents, read from the configured files at start. */
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string | undefined;
+  readonly requireClientCert: boolean;
+}
+
+/** Resolved secrets. Never logged. */
+export interface AuthConfig {
+  readonly heartbeatTokens: readonly string[];
+  readonly adminToken: string | undefined;
+  readonly readToken: string | undefined;
 }
 
 export interface XdsConfig {
@@ -78,8 +107,9 @@ export interface XdsConfig {
 }
 
 export interface Config {
-  readonly http: { readonly listen: HostPort };
-  readonly grpc: { readonly listen: HostPort };
+  readonly http: { readonly listen: HostPort; readonly tls: TlsConfig | undefined };
+  readonly grpc: { readonly listen: HostPort; readonly tls: TlsConfig | undefined };
+  readonly auth: AuthConfig;
   readonly registry: RegistryConfig;
   readonly xds: XdsConfig;
   readonly groups: readonly GroupConfig[];

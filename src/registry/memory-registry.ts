@@ -2,7 +2,7 @@ import type { Clock } from './clock.js';
 import { isExpired } from './health.js';
 import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
 import { PortAllocator, type PortPool } from './ports.js';
-import type { NodeRegistry, RecordOutcome, RegistryState } from './registry.js';
+import { RegistryFullError, type NodeRegistry, type RecordOutcome, type RegistryState } from './registry.js';
 
 export interface MemoryRegistryOptions {
   readonly leaseSeconds: number;
@@ -11,6 +11,7 @@ export interface MemoryRegistryOptions {
   /** Groups with node listeners, and how long a forgotten node's port is held for it. */
   readonly portPools?: readonly PortPool[];
   readonly portReuseSeconds?: number;
+  readonly maxNodes?: number;
 }
 
 /** A single-process registry. Lease renewals that change no routing field notify nobody. */
@@ -18,6 +19,7 @@ export class MemoryRegistry implements NodeRegistry {
   readonly leaseMs: number;
   readonly ports: PortAllocator;
   private readonly retentionMs: number;
+  private readonly maxNodes: number;
   private readonly clock: Clock;
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly listeners = new Set<() => void>();
@@ -27,12 +29,14 @@ export class MemoryRegistry implements NodeRegistry {
     this.leaseMs = options.leaseSeconds * 1000;
     this.retentionMs = options.expiredRetentionSeconds * 1000;
     this.clock = options.clock;
+    this.maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
     this.ports = new PortAllocator(options.portPools ?? [], (options.portReuseSeconds ?? 86_400) * 1000);
   }
 
   record(heartbeat: Heartbeat): RecordOutcome {
     const now = this.clock.now();
     const previous = this.nodes.get(heartbeat.id);
+    if (!previous && this.nodes.size >= this.maxNodes) throw new RegistryFullError(this.maxNodes);
     const node: NodeRecord = Object.freeze({
       ...heartbeat,
       labels: Object.freeze({ ...heartbeat.labels }),
@@ -67,11 +71,11 @@ export class MemoryRegistry implements NodeRegistry {
     return this.sorted;
   }
 
-  sweep(): string[] {
+  sweep(keep: ReadonlySet<string> = new Set()): string[] {
     const now = this.clock.now();
     const forgotten: string[] = [];
     for (const node of this.nodes.values()) {
-      if (now - node.lastHeartbeatMs > this.leaseMs + this.retentionMs) forgotten.push(node.id);
+      if (now - node.lastHeartbeatMs > this.leaseMs + this.retentionMs && !keep.has(node.id)) forgotten.push(node.id);
     }
     for (const id of forgotten) {
       this.nodes.delete(id);

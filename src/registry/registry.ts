@@ -23,15 +23,15 @@ export interface NodeRegistry {
   readonly leaseMs: number;
   /** Per-node ports of the groups with node listeners. */
   readonly ports: PortView;
-  /** Applies a validated heartbeat, stamped with the server's clock. */
+  /** Applies a validated heartbeat, stamped with the server's clock. Throws RegistryFullError past maxNodes. */
   record(heartbeat: Heartbeat): RecordOutcome;
   /** Forgets a node at once (operator action). Returns what was forgotten. */
   forget(id: string): NodeRecord | undefined;
   get(id: string): NodeRecord | undefined;
   /** Every stored node, live or expired, ordered by id. */
   list(): readonly NodeRecord[];
-  /** Forgets nodes that have been expired for longer than the retention. Returns their ids. */
-  sweep(): string[];
+  /** Forgets nodes that have been expired for longer than the retention, but not `keep`. Returns their ids. */
+  sweep(keep?: ReadonlySet<string>): string[];
   /** The earliest server time at which time alone changes a node's verdict (expiry or forgetting). */
   nextDeadline(): number | undefined;
   /** The registry as the state file keeps it. */
@@ -40,4 +40,11 @@ export interface NodeRegistry {
   restore(state: RegistryState): void;
   /** Called after any change that may alter routing or the stored set. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+}
+
+/** A new node beyond registry.maxNodes: refused, and nothing stored. */
+export class RegistryFullError extends Error {
+  constructor(readonly maxNodes: number) {
+    super(`the registry holds registry.maxNodes (${maxNodes}) nodes; a new node is refused`);
+  }
 }

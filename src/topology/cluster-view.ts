@@ -19,6 +19,8 @@ export interface EndpointView {
   readonly health: Health;
   /** Sent to Envoy: healthy or draining, and an IP address (EDS takes no DNS names). */
   readonly routed: boolean;
+  /** Its lease ran out, but self-preservation keeps it routable. */
+  readonly preserved: boolean;
   /** Per group with node listeners: where other networks reach this node (null: no free port). */
   readonly advertised: Readonly<Record<string, string | null>>;
   readonly lastHeartbeatAgeMs: number;
@@ -51,6 +53,7 @@ export function clusterViews(
   health: ReadonlyMap<string, Health>,
   lastHeartbeatMs: (node: NodeRecord) => number,
   ports: PortView,
+  preserved: ReadonlySet<string>,
   nowMs: number,
   filter: ClusterFilter = {},
 ): ClusterView[] {
@@ -94,6 +97,7 @@ export function clusterViews(
         epoch: node.epoch,
         health: health.get(node.id) ?? 'expired',
         routed: reachesEnvoy(node, health.get(node.id)),
+        preserved: preserved.has(node.id),
         advertised: advertisedAddresses(config, ports, node.id, node.database),
         lastHeartbeatAgeMs: Math.max(0, nowMs - lastHeartbeatMs(node)),
       })),

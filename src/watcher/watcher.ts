@@ -15,6 +15,7 @@ import { contentHash } from '../snapshot/hash.js';
 import { buildSnapshot, encodeResource, type EncodedResource } from '../snapshot/snapshot.js';
 import { buildTopology } from '../topology/build.js';
 import { translateGroup } from '../translator/translate.js';
+import type { ExpiryGuard } from '../registry/self-preservation.js';
 import { Debouncer } from './debouncer.js';
 
 /** What the last rebuild saw: /clusters reports from this so its `version` matches what Envoy got. */
@@ -23,6 +24,8 @@ export interface RoutingView {
   readonly builtAtMs: number;
   readonly nodes: readonly NodeRecord[];
   readonly health: ReadonlyMap<string, Health>;
+  /** Nodes whose lease ran out but which self-preservation keeps routable. */
+  readonly preserved: ReadonlySet<string>;
 }
 
 export interface WatcherDeps {
@@ -33,6 +36,10 @@ export interface WatcherDeps {
   readonly logger: Logger;
   /** Extra checks on each newly encoded resource (the Envoy validate rules); errors block the group's publish. */
   readonly checkResource?: (resource: EncodedResource) => string[];
+  /** Self-preservation; without it, leases always expire. */
+  readonly expiryGuard?: ExpiryGuard;
+  /** Warm-up: nothing is published before this server time, so no Envoy hears of a half-filled registry. */
+  readonly publishFromMs?: number;
 }
 
 export class Watcher {
@@ -62,14 +69,21 @@ export class Watcher {
     return this.view ?? this.rebuild();
   }
 
+  /** True once the warm-up is over: snapshots reach the cache. */
+  isWarm(): boolean {
+    return this.deps.clock.now() >= (this.deps.publishFromMs ?? Number.NEGATIVE_INFINITY);
+  }
+
   /** Rebuilds every group now and publishes those that changed. */
   rebuild(): RoutingView {
     const { config, registry, cache, clock, logger } = this.deps;
-    registry.sweep();
     const now = clock.now();
+    const preserved = this.deps.expiryGuard?.evaluate(registry.list(), now) ?? new Set<string>();
+    registry.sweep(preserved);
     const nodes = registry.list();
-    const health = assessHealth(nodes, now, registry.leaseMs);
+    const health = assessHealth(nodes, now, registry.leaseMs, preserved);
     const topology = buildTopology(config, { nodes, health, ports: registry.ports });
+    const warm = this.isWarm();
     const versions: string[] = [];
     const checked = new Set<string>();
     for (const [group, groupTopology] of topology) {
@@ -83,11 +97,11 @@ export class Watcher {
         versions.push(cache.get(group)?.version ?? 'none');
         continue;
       }
-      if (cache.publish(snapshot)) logger.info({ group, version: snapshot.version }, 'snapshot published');
+      if (warm && cache.publish(snapshot)) logger.info({ group, version: snapshot.version }, 'snapshot published');
       versions.push(snapshot.version);
     }
     this.checkedVersions = checked;
-    this.view = Object.freeze({ version: contentHash(versions.join('.')), builtAtMs: now, nodes, health });
+    this.view = Object.freeze({ version: contentHash(versions.join('.')), builtAtMs: now, nodes, health, preserved });
     this.scheduleDeadline();
     return this.view;
   }
@@ -112,9 +126,14 @@ export class Watcher {
 
   private scheduleDeadline(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    const deadline = this.deps.registry.nextDeadline();
-    if (deadline === undefined) return;
-    const delay = Math.max(0, deadline - this.deps.clock.now());
+    const now = this.deps.clock.now();
+    const candidates = [this.deps.registry.nextDeadline()];
+    // While warming up, publish the moment it ends; while preserving, look again every lease.
+    if (!this.isWarm()) candidates.push(this.deps.publishFromMs);
+    if (this.deps.expiryGuard?.isActive) candidates.push(now + this.deps.registry.leaseMs);
+    const deadline = Math.min(...candidates.filter((c): c is number => c !== undefined));
+    if (!Number.isFinite(deadline)) return;
+    const delay = Math.max(0, deadline - now);
     this.deadlineTimer = setTimeout(() => this.rebuild(), delay);
     this.deadlineTimer.unref();
   }

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { HostPort, XdsConfig } from '../config/types.js';
+import type { HostPort, TlsConfig, XdsConfig } from '../config/types.js';
 import { SHORT_NAMES, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
@@ -27,6 +27,8 @@ export interface XdsServerOptions {
   readonly logger: Logger;
   readonly version: string;
   readonly settings: XdsConfig;
+  /** TLS for the xDS port; with requireClientCert, only clients with a certificate from `ca` get in. */
+  readonly tls?: TlsConfig | undefined;
 }
 
 type AnyStream = SotwStream | DeltaStream;
@@ -81,11 +83,21 @@ export class XdsServer {
   /** Binds and starts serving; resolves to the bound address (port 0 picks a free one). */
   listen(address: HostPort): Promise<HostPort> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(formatHostPort(address), grpc.ServerCredentials.createInsecure(), (error, port) => {
+      this.server.bindAsync(formatHostPort(address), this.credentials(), (error, port) => {
         if (error) reject(error);
         else resolve({ host: address.host, port });
       });
     });
+  }
+
+  private credentials(): grpc.ServerCredentials {
+    const tls = this.options.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    return grpc.ServerCredentials.createSsl(
+      tls.ca === undefined ? null : Buffer.from(tls.ca),
+      [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }],
+      tls.requireClientCert,
+    );
   }
 
   clients(): StreamStatus[] {

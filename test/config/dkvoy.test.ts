@@ -22,9 +22,18 @@ function seed(): Record<string, unknown> {
 describe('dkvoy dialect', () => {
   it('parses the seed config', () => {
     const expected: Config = {
-      http: { listen: { host: '0.0.0.0', port: 8082 } },
-      grpc: { listen: { host: '0.0.0.0', port: 7979 } },
-      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined },
+      http: { listen: { host: '0.0.0.0', port: 8082 }, tls: undefined },
+      grpc: { listen: { host: '0.0.0.0', port: 7979 }, tls: undefined },
+      auth: { heartbeatTokens: [], adminToken: undefined, readToken: undefined },
+      registry: {
+        leaseSeconds: 10,
+        expiredRetentionSeconds: 300,
+        portReuseSeconds: 86_400,
+        stateFile: undefined,
+        warmupSeconds: 10,
+        maxNodes: 100_000,
+        selfPreservation: { enabled: true, maxExpiredFraction: 0.5, minNodes: 3 },
+      },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {

@@ -37,7 +37,7 @@ describe('loadConfigFile', () => {
       },
     ]);
     expect(config.clusters).toEqual({ 'shard0-masters': { connectTimeoutMs: 10_000 }, 'shard0-replicas': { connectTimeoutMs: 5_000 } });
-    expect(config.registry).toEqual({ leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined });
+    expect(config.registry).toMatchObject({ leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined, warmupSeconds: 10 });
   });
 
   it('reads the dkvoy seed config from JSON', () => {

@@ -18,9 +18,18 @@ function base(): Record<string, any> {
 describe('native dialect', () => {
   it('fills every default', () => {
     const expected: Config = {
-      http: { listen: { host: '0.0.0.0', port: 8082 } },
-      grpc: { listen: { host: '0.0.0.0', port: 7979 } },
-      registry: { leaseSeconds: 10, expiredRetentionSeconds: 300, portReuseSeconds: 86_400, stateFile: undefined },
+      http: { listen: { host: '0.0.0.0', port: 8082 }, tls: undefined },
+      grpc: { listen: { host: '0.0.0.0', port: 7979 }, tls: undefined },
+      auth: { heartbeatTokens: [], adminToken: undefined, readToken: undefined },
+      registry: {
+        leaseSeconds: 10,
+        expiredRetentionSeconds: 300,
+        portReuseSeconds: 86_400,
+        stateFile: undefined,
+        warmupSeconds: 10,
+        maxNodes: 100_000,
+        selfPreservation: { enabled: true, maxExpiredFraction: 0.5, minNodes: 3 },
+      },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
         {
@@ -68,7 +77,7 @@ describe('native dialect', () => {
     });
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(config.grpc.listen).toEqual({ host: '::1', port: 9000 });
-    expect(config.registry).toEqual({ leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json' });
+    expect(config.registry).toMatchObject({ leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json', warmupSeconds: 0.5 });
     expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20 });
     expect(config.groups.map((g) => [g.name, g.dc, g.database, g.proxyless])).toEqual([
       ['g1', 'dc1', 'db1', false],
@@ -175,7 +184,7 @@ describe('native dialect errors', () => {
   const parse = (input: unknown) => () => parseConfig(input, 'test');
 
   it('unknown key at the top level', () => {
-    expectConfigError(parse({ ...base(), listen: '0.0.0.0:1' }), 'listen', /^unknown key; allowed keys here: http, grpc, registry, xds, groups, clusters$/);
+    expectConfigError(parse({ ...base(), listen: '0.0.0.0:1' }), 'listen', /^unknown key; allowed keys here: http, grpc, auth, registry, xds, groups, clusters$/);
   });
 
   it('misspelt key: reports the typo, not the missing key, with a suggestion', () => {

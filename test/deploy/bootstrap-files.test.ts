@@ -4,7 +4,8 @@
  * bootstraps against the Envoy API protos and their validate rules (what Envoy itself checks
  * before it starts), and everything else against the CLI, the config loader and each other.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type protobuf from 'protobufjs';
@@ -16,6 +17,7 @@ import type { Config } from '../../src/config/types.js';
 import { envoyType } from '../../src/envoy-api/protos.js';
 import { validateMessage } from '../../src/envoy-api/pgv.js';
 import { parseInvocation, resolveConfig } from '../../src/invocation.js';
+import { makeTestPki } from '../support/certs.js';
 import { fromProtoJson, ProtoJsonError } from '../support/proto-json.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -314,10 +316,40 @@ describe('deploy/config.example.yaml', () => {
     expect(config.clusters['shard0-replicas']?.connectTimeoutMs).toBe(5_000);
   });
 
-  it('shows every key the native dialect accepts', () => {
-    const used = new Set(usedKeyPaths(NativeConfigSchema as unknown as Json, parse(readFileSync(path, 'utf8'))));
+  it('shows, with deploy/config.secure.example.yaml, every key the native dialect accepts', () => {
+    const used = new Set(
+      [path, at('deploy', 'config.secure.example.yaml')].flatMap((file) => usedKeyPaths(NativeConfigSchema as unknown as Json, parse(readFileSync(file, 'utf8')))),
+    );
     const missing = schemaKeyPaths(NativeConfigSchema as unknown as Json).filter((key) => !used.has(key));
-    expect(missing, 'keys accepted by src/config/schema.ts that deploy/config.example.yaml does not show').toEqual([]);
+    expect(missing, 'keys accepted by src/config/schema.ts that neither example shows').toEqual([]);
+  });
+});
+
+describe('deploy/config.secure.example.yaml', () => {
+  it('loads once its certificate files and secrets exist', () => {
+    const pki = makeTestPki();
+    const secrets = mkdtempSync(join(tmpdir(), 'shardvoy-secrets-'));
+    writeFileSync(join(secrets, 'next'), 'next-token\n');
+    writeFileSync(join(secrets, 'read'), 'read-token\n');
+    const text = readFileSync(at('deploy', 'config.secure.example.yaml'), 'utf8')
+      .replaceAll('/etc/shardvoy/tls/server.crt', pki.serverCert)
+      .replaceAll('/etc/shardvoy/tls/server.key', pki.serverKey)
+      .replaceAll('/etc/shardvoy/tls/ca.crt', pki.caCert)
+      .replaceAll('/etc/shardvoy/secrets/heartbeat-token-next', join(secrets, 'next'))
+      .replaceAll('/etc/shardvoy/secrets/read-token', join(secrets, 'read'));
+    const file = join(secrets, 'secure.yaml');
+    writeFileSync(file, text);
+    process.env.SHARDVOY_HEARTBEAT_TOKEN = 'current-token';
+    process.env.SHARDVOY_ADMIN_TOKEN = 'admin-token';
+    try {
+      const config = loadConfigFile(file);
+      expect(config.auth).toEqual({ heartbeatTokens: ['current-token', 'next-token'], adminToken: 'admin-token', readToken: 'read-token' });
+      expect(config.grpc.tls?.requireClientCert).toBe(true);
+      expect(config.http.tls?.cert).toContain('BEGIN CERTIFICATE');
+    } finally {
+      delete process.env.SHARDVOY_HEARTBEAT_TOKEN;
+      delete process.env.SHARDVOY_ADMIN_TOKEN;
+    }
   });
 });
 

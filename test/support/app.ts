@@ -34,6 +34,7 @@ export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise
     routingView: () => watcher.routingView(),
     xdsClients: () => [],
     readiness: () => ({ ready: true }),
+    resumeExpiry: () => false,
     clock,
     logger,
   });

@@ -13,7 +13,9 @@ export interface Running {
 }
 
 export async function startTestShardvoy(rawConfig: Record<string, unknown>): Promise<Running> {
-  const config = parseConfig({ http: { listen: '127.0.0.1:0' }, grpc: { listen: '127.0.0.1:0' }, ...rawConfig }, 'test');
+  // No warm-up unless a test asks for it: most tests start empty and connect at once.
+  const registry = { warmupSeconds: 0, ...(rawConfig.registry as Record<string, unknown> | undefined) };
+  const config = parseConfig({ http: { listen: '127.0.0.1:0' }, grpc: { listen: '127.0.0.1:0' }, ...rawConfig, registry }, 'test');
   const shardvoy = await startShardvoy(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const baseUrl = `http://127.0.0.1:${shardvoy.http.port}`;
   return {

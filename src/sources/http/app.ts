@@ -15,6 +15,7 @@ import { clustersRoutes } from './routes/clusters.js';
 import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';
 import { nodesRoutes } from './routes/nodes.js';
+import { registryAdminRoutes } from './routes/registry-admin.js';
 import { xdsClientsRoutes } from './routes/xds-clients.js';
 import { describeErrors } from './validation-errors.js';
 
@@ -26,6 +27,8 @@ export interface HttpDeps {
   readonly routingView: () => RoutingView;
   readonly xdsClients: () => StreamStatus[];
   readonly readiness: () => { ready: true } | { ready: false; reason: string };
+  /** Ends self-preservation now; true if it was on. */
+  readonly resumeExpiry: () => boolean;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -33,7 +36,11 @@ export interface HttpDeps {
 export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
 
 export async function buildApp(deps: HttpDeps): Promise<App> {
+  const tls = deps.config.http.tls;
   const app = Fastify({
+    ...(tls
+      ? { https: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert, rejectUnauthorized: tls.requireClientCert } }
+      : {}),
     loggerInstance: deps.logger,
     // One log line per heartbeat per node per second would drown everything else.
     logController: new LogController({ disableRequestLogging: true }),
@@ -66,6 +73,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   await app.register(clustersRoutes, deps);
   await app.register(nodesRoutes, deps);
   await app.register(advertisedRoutes, deps);
+  await app.register(registryAdminRoutes, deps);
   await app.register(xdsClientsRoutes, deps);
   await app.register(healthRoutes, deps);
   return app;

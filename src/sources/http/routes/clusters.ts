@@ -2,11 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { clusterTable, clusterViews } from '../../../topology/cluster-view.js';
 import type { HttpDeps } from '../app.js';
+import { requireToken } from '../auth.js';
 import { ClustersQuery } from '../schemas.js';
 
 export const clustersRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.get('/clusters', { schema: { querystring: ClustersQuery } }, async (request, reply) => {
+  app.get('/clusters', { schema: { querystring: ClustersQuery }, onRequest: requireToken(deps.config.auth, 'read') }, async (request, reply) => {
     const { format, ...filter } = request.query;
     if (filter.group !== undefined && !deps.config.groups.some((g) => g.name === filter.group)) {
       reply.status(404);
@@ -15,7 +16,7 @@ export const clustersRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps
     const view = deps.routingView();
     // Ages come from the live registry: lease renewals change no route and trigger no rebuild.
     const lastHeartbeat = (node: { id: string; lastHeartbeatMs: number }) => deps.registry.get(node.id)?.lastHeartbeatMs ?? node.lastHeartbeatMs;
-    const clusters = clusterViews(deps.config, view.nodes, view.health, lastHeartbeat, deps.registry.ports, deps.clock.now(), filter);
+    const clusters = clusterViews(deps.config, view.nodes, view.health, lastHeartbeat, deps.registry.ports, view.preserved, deps.clock.now(), filter);
     if (format === 'text') {
       reply.type('text/plain; charset=utf-8');
       return clusterTable(view.version, clusters);

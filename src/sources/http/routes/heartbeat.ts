@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Heartbeat } from '../../../registry/node.js';
+import { RegistryFullError } from '../../../registry/registry.js';
 import { advertisedAddresses } from '../../../topology/advertised.js';
 import { parseHostPort } from '../../../util/host-port.js';
 import type { HttpDeps } from '../app.js';
+import { requireToken } from '../auth.js';
 import { HeartbeatBody } from '../schemas.js';
 
 export class HeartbeatError extends Error {
@@ -31,8 +33,15 @@ export function toHeartbeat(body: HeartbeatBody): Heartbeat {
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody } }, async (request) => {
-    const outcome = deps.registry.record(toHeartbeat(request.body));
+  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(deps.config.auth, 'heartbeat') }, async (request, reply) => {
+    let outcome;
+    try {
+      outcome = deps.registry.record(toHeartbeat(request.body));
+    } catch (error) {
+      if (!(error instanceof RegistryFullError)) throw error;
+      request.log.warn({ maxNodes: error.maxNodes }, 'new node refused: registry full');
+      return reply.status(429).send({ statusCode: 429, error: 'Too Many Requests', message: `id: ${error.message}` });
+    }
     for (const group of outcome.portsExhausted) {
       request.log.warn({ node: outcome.node.id, group }, `no free node-listener port in group ${group}: node ${outcome.node.id} gets no listener of its own`);
     }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { NodeRecord } from '../../../registry/node.js';
 import type { HttpDeps } from '../app.js';
+import { requireToken } from '../auth.js';
 import { NodeIdParams } from '../schemas.js';
 
 /** The registry as stored, with server-clock times as ISO strings. */
@@ -14,15 +15,18 @@ export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) =
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const notFound = (id: string) => ({ statusCode: 404, error: 'Not Found', message: `id: no node "${id}"` });
 
-  app.get('/v1/nodes', async () => ({ nodes: deps.registry.list().map(nodeJson) }));
+  const read = requireToken(deps.config.auth, 'read');
+  const admin = requireToken(deps.config.auth, 'admin');
 
-  app.get('/v1/nodes/:id', { schema: { params: NodeIdParams } }, async (request, reply) => {
+  app.get('/v1/nodes', { onRequest: read }, async () => ({ nodes: deps.registry.list().map(nodeJson) }));
+
+  app.get('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: read }, async (request, reply) => {
     const node = deps.registry.get(request.params.id);
     if (!node) return reply.status(404).send(notFound(request.params.id));
     return nodeJson(node);
   });
 
-  app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams } }, async (request, reply) => {
+  app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: admin }, async (request, reply) => {
     const node = deps.registry.forget(request.params.id);
     if (!node) return reply.status(404).send(notFound(request.params.id));
     request.log.info({ node: node.id }, 'node forgotten by operator');
