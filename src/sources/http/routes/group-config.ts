@@ -1,0 +1,103 @@
+/**
+ * Configs for a group's clients and sidecars, made from the configuration (contract 7.3):
+ *  - GET /v1/groups/:group/client-config: the DKV client config (`dkvShards`);
+ *  - GET /v1/groups/:group/envoy-bootstrap?xds=HOST:PORT: an Envoy bootstrap (YAML).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { GroupConfig, HostPort } from '../../../config/types.js';
+import { isDnsName, parseHostPort } from '../../../util/host-port.js';
+import type { HttpDeps } from '../app.js';
+import { requireToken } from '../auth.js';
+import { dkvClientConfig } from '../client-config.js';
+import { envoyBootstrapYaml } from '../envoy-bootstrap.js';
+
+const GroupParams = Type.Object({ group: Type.String() });
+const BootstrapQuery = Type.Object(
+  { xds: Type.Optional(Type.String({ description: 'xds: the control plane gRPC address, HOST:PORT' })) },
+  { additionalProperties: false },
+);
+
+const DEFAULT_XDS_HOST = '127.0.0.1';
+
+function error(statusCode: 400 | 404 | 409, message: string) {
+  const names = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict' } as const;
+  return { statusCode, error: names[statusCode], message };
+}
+
+/** The host name of a Host header (`name:port`, `[v6]:port`, `name`), or undefined if it is none of those. */
+export function hostOfHostHeader(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = header.trim();
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    const rest = value.slice(close + 1);
+    const host = value.slice(1, close);
+    return close > 0 && (rest === '' || /^:[0-9]*$/.test(rest)) && isIPv6(host) ? host : undefined;
+  }
+  const host = value.replace(/:[0-9]*$/, '');
+  return isIPv4(host) || isDnsName(host) ? host : undefined;
+}
+
+export const groupConfigRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const readGuard = requireToken(deps.config.auth, 'read');
+
+  /** The group named in the path, or the error answer for it. */
+  const lookup = (name: string, proxylessReason: string): { group: GroupConfig } | { failure: ReturnType<typeof error> } => {
+    const group = deps.config.groups.find((g) => g.name === name);
+    if (!group) {
+      const known = deps.config.groups.map((g) => g.name).join(', ');
+      return { failure: error(404, `params.group: no group named "${name}" (configured groups: ${known})`) };
+    }
+    if (group.proxyless) return { failure: error(409, `params.group: group "${name}" is proxyless: ${proxylessReason}`) };
+    return { group };
+  };
+
+  app.get('/v1/groups/:group/client-config', { schema: { params: GroupParams }, onRequest: readGuard }, async (request, reply) => {
+    const found = lookup(
+      request.params.group,
+      'it has no Envoy listeners, so there is no DKV client config; its gRPC clients dial xds:///<cluster name> with a gRPC xDS bootstrap whose node.id is the group',
+    );
+    if ('failure' in found) {
+      reply.status(found.failure.statusCode);
+      return found.failure;
+    }
+    return dkvClientConfig(found.group);
+  });
+
+  app.get(
+    '/v1/groups/:group/envoy-bootstrap',
+    { schema: { params: GroupParams, querystring: BootstrapQuery }, onRequest: readGuard },
+    async (request, reply) => {
+      const found = lookup(
+        request.params.group,
+        'its clients speak xDS themselves and need a gRPC xDS bootstrap (node.id = the group), not an Envoy bootstrap',
+      );
+      if ('failure' in found) {
+        reply.status(found.failure.statusCode);
+        return found.failure;
+      }
+      let xds: HostPort;
+      if (request.query.xds !== undefined) {
+        const parsed = parseHostPort(request.query.xds);
+        if (!parsed.ok) {
+          reply.status(400);
+          return error(400, `querystring.xds: "${request.query.xds}" is not a valid HOST:PORT: ${parsed.reason}`);
+        }
+        xds = parsed.value;
+      } else {
+        const port = deps.config.grpc.listen.port;
+        if (port === 0) {
+          // A port picked at start is not in the configuration; the caller knows it from the log line.
+          reply.status(400);
+          return error(400, 'querystring.xds: is required here: the gRPC port is picked at start (port 0), so give xds=HOST:PORT');
+        }
+        xds = { host: hostOfHostHeader(request.headers.host) ?? DEFAULT_XDS_HOST, port };
+      }
+      return reply.type('application/yaml; charset=utf-8').send(envoyBootstrapYaml(found.group, xds, deps.config.grpc.tls));
+    },
+  );
+};
