@@ -13,7 +13,7 @@ import { VERSION } from './version.js';
 const USAGE = `shardvoy ${VERSION}: xDS control plane for sharded master/replica clusters
 
 Usage:
-  shardvoy serve [--config FILE] [--http HOST:PORT] [--grpc HOST:PORT] [--log-level LEVEL]
+  shardvoy serve [--config FILE] [--http HOST:PORT] [--grpc HOST:PORT] [--log-level LEVEL] [--poll-interval SECONDS]
   shardvoy demo  [--config FILE] [--nodes N] [--http HOST:PORT] [--grpc HOST:PORT] [--log-level LEVEL]
   shardvoy --help | --version
 

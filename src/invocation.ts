@@ -17,6 +17,8 @@ export interface Invocation {
   readonly grpc: string | undefined;
   readonly logLevel: string;
   readonly nodes: number;
+  /** Seconds between polls of the followed discovery servers (registry.pollIntervalSeconds). */
+  readonly pollInterval: string | undefined;
 }
 
 export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv): Invocation {
@@ -32,6 +34,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
         grpc: { type: 'string' },
         'log-level': { type: 'string' },
         nodes: { type: 'string' },
+        'poll-interval': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -61,10 +64,11 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
     grpc: values.grpc ?? (env.SHARDVOY_GRPC || undefined),
     logLevel,
     nodes: Number(nodesText),
+    pollInterval: values['poll-interval'],
   };
 
   function invocation(command: 'help' | 'version'): Invocation {
-    return { command, configFile: undefined, http: undefined, grpc: undefined, logLevel: 'info', nodes: 0 };
+    return { command, configFile: undefined, http: undefined, grpc: undefined, logLevel: 'info', nodes: 0, pollInterval: undefined };
   }
 }
 
@@ -73,6 +77,7 @@ export function resolveConfig(inv: Invocation): Config {
   return applyOverrides(base, {
     ...(inv.http === undefined ? {} : { http: inv.http }),
     ...(inv.grpc === undefined ? {} : { grpc: inv.grpc }),
+    ...(inv.pollInterval === undefined ? {} : { pollInterval: inv.pollInterval }),
   });
 }
 

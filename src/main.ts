@@ -12,6 +12,9 @@ import { validateEncoded } from './envoy-api/pgv.js';
 import { systemClock, type Clock } from './registry/clock.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
 import { ExpiryGuard } from './registry/self-preservation.js';
+import { MirrorRegistry } from './registry/mirror-registry.js';
+import type { NodeRegistry } from './registry/registry.js';
+import { RemotePoller } from './sources/dkv/remote-poller.js';
 import { portPools } from './registry/ports.js';
 import { loadState, StateSaver } from './registry/state-file.js';
 import { SnapshotCache } from './snapshot/cache.js';
@@ -27,7 +30,7 @@ export interface Shardvoy {
   readonly config: Config;
   readonly http: HostPort;
   readonly grpc: HostPort;
-  readonly registry: MemoryRegistry;
+  readonly registry: MemoryRegistry | MirrorRegistry;
   readonly cache: SnapshotCache;
   readonly watcher: Watcher;
   readonly xds: XdsServer;
@@ -36,7 +39,7 @@ export interface Shardvoy {
 }
 
 /** Loads the state file into the registry (a corrupt one is moved aside) and returns its saver. */
-function restoreState(file: string, registry: MemoryRegistry, clock: Clock, logger: Logger): { saver: StateSaver; loaded: boolean } {
+function restoreState(file: string, registry: NodeRegistry, clock: Clock, logger: Logger): { saver: StateSaver; loaded: boolean } {
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     accessSync(path.dirname(file), constants.W_OK);
@@ -64,20 +67,30 @@ export interface StartOptions {
 export async function startShardvoy(config: Config, options: StartOptions): Promise<Shardvoy> {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
-  const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
+  const following = config.registry.remote.length > 0;
+  const registry = following
+    ? new MirrorRegistry({ remote: config.registry.remote, clock, portPools: portPools(config), portReuseSeconds: config.registry.portReuseSeconds })
+    : new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
   const state = config.registry.stateFile ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
   const saver = state?.saver;
-  // Warm-up: a start without state waits a lease for heartbeats before telling Envoy anything,
-  // so a restart never announces that every node is gone.
-  const publishFromMs = state?.loaded ? undefined : clock.now() + config.registry.warmupSeconds * 1000;
-  if (publishFromMs !== undefined && config.registry.warmupSeconds > 0) {
-    logger.info({ warmupSeconds: config.registry.warmupSeconds }, 'warming up: xDS answers wait until the registry has heard from its nodes');
+  // Warm-up: a start without state waits a lease for heartbeats (or, following other servers,
+  // for their first view) before telling Envoy anything, so a restart never announces that
+  // every node is gone.
+  const publishFromMs = state?.loaded ? clock.now() : clock.now() + config.registry.warmupSeconds * 1000;
+  let poller: RemotePoller | undefined;
+  const publishGate = (): boolean => (following ? state?.loaded === true || poller?.hasView === true : clock.now() >= publishFromMs);
+  if (!publishGate()) {
+    logger.info(
+      following ? { remote: config.registry.remote } : { warmupSeconds: config.registry.warmupSeconds },
+      following ? 'waiting for the first view of the followed discovery servers before answering xDS' : 'warming up: xDS answers wait until the registry has heard from its nodes',
+    );
   }
   const expiryGuard = new ExpiryGuard(config.registry.selfPreservation, config.registry.leaseSeconds * 1000, logger.child({ component: 'self-preservation' }));
   const cache = new SnapshotCache();
   const watcher = new Watcher({
-    expiryGuard,
-    ...(publishFromMs === undefined ? {} : { publishFromMs }),
+    // A follower's nodes never expire locally: the followed server judges liveness.
+    ...(following ? {} : { expiryGuard }),
+    publishGate,
     config,
     registry,
     cache,
@@ -111,10 +124,11 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     registry,
     routingView: () => watcher.routingView(),
     xdsClients: () => xds.clients(),
-    readiness: () =>
-      watcher.isWarm()
-        ? { ready: true }
-        : { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs ?? 0).toISOString()} (registry.warmupSeconds)` },
+    readiness: () => {
+      if (watcher.isWarm()) return { ready: true };
+      if (following) return { ready: false, reason: `no view yet from the followed discovery servers ${config.registry.remote.join(', ')}` };
+      return { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs).toISOString()} (registry.warmupSeconds)` };
+    },
     resumeExpiry: () => {
       const wasPreserving = expiryGuard.resume(clock.now());
       watcher.rebuild();
@@ -126,6 +140,19 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
 
   watcher.start();
   saver?.start();
+  const warmupTimer = following ? undefined : setTimeout(() => watcher.rebuild(), Math.max(0, publishFromMs - clock.now()));
+  warmupTimer?.unref();
+  if (registry instanceof MirrorRegistry) {
+    poller = new RemotePoller({
+      addresses: config.registry.remote,
+      databases: [...new Set(config.groups.map((g) => g.database))],
+      intervalMs: config.registry.pollIntervalSeconds * 1000,
+      mirror: registry,
+      logger: logger.child({ component: 'follower' }),
+      onView: () => watcher.rebuild(),
+    });
+    poller.start();
+  }
   const grpcAddress = await xds.listen(config.grpc.listen);
   logger.info({ service: 'grpc', address: formatHostPort(grpcAddress) }, `listening for xDS on ${formatHostPort(grpcAddress)}`);
   await app.listen({ host: config.http.listen.host, port: config.http.listen.port });
@@ -147,6 +174,8 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       (stopping ??= (async () => {
         await app.close();
         await xds.close();
+        poller?.stop();
+        if (warmupTimer) clearTimeout(warmupTimer);
         watcher.stop();
         saver?.stop();
         logger.info('stopped');

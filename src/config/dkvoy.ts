@@ -10,11 +10,6 @@ import { parseHostPort } from '../util/host-port.js';
 
 export interface DkvoyConversion {
   readonly native: NativeConfigFile;
-  /**
-   * Discovery servers named by `discoveryServerAddr` (`multi:///h:p,...`); absent for "", `local`
-   * or no key. Not part of Config yet: issue 6 (remote registry, contract 7.2) wires it.
-   */
-  readonly remote?: string[];
   /** Maps a key path of `native` back to the dkvoy key that produced it, for error messages. */
   readonly keyPathOf: (segments: readonly PathSegment[]) => string;
 }
@@ -169,10 +164,13 @@ export function convertDkvoy(obj: Readonly<Record<string, unknown>>, source?: st
       }
     }
     if (head === 'clusters' && typeof i === 'string') return `${i}.connect_timeout`;
+    if (head === 'registry' && i === 'remote') return 'discoveryServerAddr';
     return formatKeyPath(segments);
   };
 
-  return { native: { groups, ...(Object.keys(clusters).length > 0 ? { clusters } : {}) }, ...(remote ? { remote } : {}), keyPathOf };
+  // discoveryServerAddr names the discovery servers to follow: the native registry.remote.
+  const registry = remote ? { registry: { remote } } : {};
+  return { native: { ...registry, groups, ...(Object.keys(clusters).length > 0 ? { clusters } : {}) }, keyPathOf };
 }
 
 /** `""` or `local`: the own registry; `multi:///h1:p1,h2:p2`: follow those servers (contract 7.2). */

@@ -26,6 +26,7 @@ import {
   DEFAULT_MAX_DELAY_MS,
   DEFAULT_MAX_EXPIRED_FRACTION,
   DEFAULT_MAX_NODES,
+  DEFAULT_POLL_INTERVAL_SECONDS,
   DEFAULT_PORT_REUSE_SECONDS,
   DEFAULT_SELF_PRESERVATION_MIN_NODES,
   DEFAULT_STREAM_REQUEST_BURST,
@@ -94,7 +95,6 @@ export function parseConfig(obj: unknown, source = 'config'): Config {
     throw new ConfigError('(root)', `must be a mapping of configuration keys, got ${describeValue(obj)}`, source);
   }
   if (isDkvoyDialect(obj)) {
-    // conversion.remote is validated but unused until issue 6 wires the remote registry.
     const conversion = convertDkvoy(obj, source);
     return buildConfig(conversion.native, conversion.keyPathOf, source);
   }
@@ -102,14 +102,23 @@ export function parseConfig(obj: unknown, source = 'config'): Config {
 }
 
 /** The CLI's --http/--grpc flags (port 0 picks a free port). */
-export function applyOverrides(config: Config, overrides: { http?: string; grpc?: string }): Config {
+export function applyOverrides(config: Config, overrides: { http?: string; grpc?: string; pollInterval?: string }): Config {
   const listenFlag = (flag: '--http' | '--grpc', text: string): HostPort => {
     const parsed = parseHostPort(text, { allowPortZero: true });
     if (!parsed.ok) throw new ConfigError(flag, `"${text}" is not a valid listen address: ${parsed.reason}`, 'flags');
     return parsed.value;
   };
+  let registry = config.registry;
+  if (overrides.pollInterval !== undefined) {
+    const seconds = Number(overrides.pollInterval);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(overrides.pollInterval) || !(seconds > 0)) {
+      throw new ConfigError('--poll-interval', `"${overrides.pollInterval}" is not a number of seconds above 0`, 'flags');
+    }
+    registry = { ...registry, pollIntervalSeconds: seconds };
+  }
   return deepFreeze({
     ...config,
+    registry,
     http: overrides.http === undefined ? config.http : { ...config.http, listen: listenFlag('--http', overrides.http) },
     grpc: overrides.grpc === undefined ? config.grpc : { ...config.grpc, listen: listenFlag('--grpc', overrides.grpc) },
   });
@@ -154,6 +163,8 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     // Contract 9: by default, as long as one lease, so every live node has heartbeated once.
     warmupSeconds: file.registry?.warmupSeconds ?? file.registry?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     maxNodes: file.registry?.maxNodes ?? DEFAULT_MAX_NODES,
+    remote: remoteRegistries(file.registry?.remote, fail),
+    pollIntervalSeconds: file.registry?.pollIntervalSeconds ?? DEFAULT_POLL_INTERVAL_SECONDS,
     selfPreservation: {
       enabled: file.registry?.selfPreservation?.enabled ?? true,
       maxExpiredFraction: file.registry?.selfPreservation?.maxExpiredFraction ?? DEFAULT_MAX_EXPIRED_FRACTION,
@@ -263,6 +274,17 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   }
 
   return deepFreeze({ http, grpc, auth, registry, xds, groups, clusters });
+}
+
+/** registry.remote: discovery servers to follow (contract 7.2); empty or `local` means the own registry. */
+function remoteRegistries(value: string | string[] | undefined, fail: (segments: readonly PathSegment[], reason: string) => never): string[] {
+  if (value === undefined || value === '' || value === 'local') return [];
+  const list = typeof value === 'string' ? [value] : value;
+  list.forEach((address, i) => {
+    const parsed = parseHostPort(address);
+    if (!parsed.ok) fail(['registry', 'remote', ...(typeof value === 'string' ? [] : [i])], `"${address}" is not host:port: ${parsed.reason}`);
+  });
+  return [...list];
 }
 
 /** advertisedHost, bootstrapListener and nodeListeners of one group (contract section 6). */

@@ -95,6 +95,7 @@ const TokenSource = Type.Unsafe<string | { env: string } | { file: string }>({
 });
 
 export const DEFAULT_MAX_NODES = 100_000;
+export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
 export const DEFAULT_MAX_EXPIRED_FRACTION = 0.5;
 export const DEFAULT_SELF_PRESERVATION_MIN_NODES = 3;
 
@@ -134,6 +135,16 @@ export const NativeConfigSchema = Type.Object(
             Type.Number({ minimum: 0, default: DEFAULT_PORT_REUSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
           ),
           stateFile: Type.Optional(Type.String({ minLength: 1, reason: 'must be a file path' })),
+          // Discovery servers to follow instead of the own registry: a list of host:port, or "local".
+          remote: Type.Optional(
+            Type.Unsafe<string | string[]>({
+              anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+              reason: 'must be a list of host:port, or "local"',
+            }),
+          ),
+          pollIntervalSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: DEFAULT_POLL_INTERVAL_SECONDS, reason: 'must be a number of seconds above 0' }),
+          ),
           warmupSeconds: Type.Optional(Type.Number({ minimum: 0, reason: 'must be a number of seconds, 0 or more' })),
           maxNodes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_MAX_NODES, reason: 'must be a whole number, 1 or more' })),
           selfPreservation: Type.Optional(

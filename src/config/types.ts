@@ -65,6 +65,10 @@ export interface RegistryConfig {
   readonly warmupSeconds: number;
   /** A new node beyond this many is refused (429). */
   readonly maxNodes: number;
+  /** Discovery servers (DKV's or another shardvoy) to follow instead of the own registry; empty: own. */
+  readonly remote: readonly string[];
+  /** How often the followed registry is polled. */
+  readonly pollIntervalSeconds: number;
   readonly selfPreservation: SelfPreservationConfig;
 }
 

@@ -38,8 +38,11 @@ export interface WatcherDeps {
   readonly checkResource?: (resource: EncodedResource) => string[];
   /** Self-preservation; without it, leases always expire. */
   readonly expiryGuard?: ExpiryGuard;
-  /** Warm-up: nothing is published before this server time, so no Envoy hears of a half-filled registry. */
-  readonly publishFromMs?: number;
+  /**
+   * Closed during warm-up (and, when following other servers, until their first view): nothing
+   * is published, so no Envoy hears of a half-filled registry. Call rebuild() when it opens.
+   */
+  readonly publishGate?: () => boolean;
 }
 
 export class Watcher {
@@ -71,7 +74,7 @@ export class Watcher {
 
   /** True once the warm-up is over: snapshots reach the cache. */
   isWarm(): boolean {
-    return this.deps.clock.now() >= (this.deps.publishFromMs ?? Number.NEGATIVE_INFINITY);
+    return this.deps.publishGate?.() ?? true;
   }
 
   /** Rebuilds every group now and publishes those that changed. */
@@ -128,8 +131,7 @@ export class Watcher {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     const now = this.deps.clock.now();
     const candidates = [this.deps.registry.nextDeadline()];
-    // While warming up, publish the moment it ends; while preserving, look again every lease.
-    if (!this.isWarm()) candidates.push(this.deps.publishFromMs);
+    // While preserving, look again every lease.
     if (this.deps.expiryGuard?.isActive) candidates.push(now + this.deps.registry.leaseMs);
     const deadline = Math.min(...candidates.filter((c): c is number => c !== undefined));
     if (!Number.isFinite(deadline)) return;

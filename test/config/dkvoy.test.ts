@@ -33,6 +33,8 @@ describe('dkvoy dialect', () => {
         warmupSeconds: 10,
         maxNodes: 100_000,
         selfPreservation: { enabled: true, maxExpiredFraction: 0.5, minNodes: 3 },
+        remote: ['ds1:8082', 'ds2:8082'],
+        pollIntervalSeconds: 5,
       },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
@@ -99,14 +101,12 @@ describe('dkvoy dialect', () => {
     expect(config.clusters['s.0-masters']).toEqual({ connectTimeoutMs: 2_000 });
   });
 
-  it('keeps discoveryServerAddr for the remote registry', () => {
-    expect(convertDkvoy(seed()).remote).toEqual(['ds1:8082', 'ds2:8082']);
-    expect(convertDkvoy({ ...seed(), discoveryServerAddr: 'local' }).remote).toBeUndefined();
-    expect(convertDkvoy({ ...seed(), discoveryServerAddr: '' }).remote).toBeUndefined();
+  it('follows the discovery servers discoveryServerAddr names; local or empty means the own registry', () => {
+    expect(parseConfig(seed()).registry.remote).toEqual(['ds1:8082', 'ds2:8082']);
+    expect(parseConfig({ ...seed(), discoveryServerAddr: 'local' }).registry.remote).toEqual([]);
+    expect(parseConfig({ ...seed(), discoveryServerAddr: '' }).registry.remote).toEqual([]);
     const { discoveryServerAddr: _d, ...rest } = seed();
-    expect(convertDkvoy(rest).remote).toBeUndefined();
-    // Not part of Config (issue 6 wires it).
-    expect(Object.keys(parseConfig(seed()))).not.toContain('remote');
+    expect(parseConfig(rest).registry.remote).toEqual([]);
   });
 
   it('is told apart from the native dialect by its keys', () => {

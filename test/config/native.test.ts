@@ -29,6 +29,8 @@ describe('native dialect', () => {
         warmupSeconds: 10,
         maxNodes: 100_000,
         selfPreservation: { enabled: true, maxExpiredFraction: 0.5, minNodes: 3 },
+        remote: [],
+        pollIntervalSeconds: 5,
       },
       xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200 },
       groups: [
@@ -363,5 +365,22 @@ describe('listener addresses', () => {
       'groups[0].shards[0].listen',
       /binds an IP address, not a host name/,
     );
+  });
+});
+
+describe('remote registry keys', () => {
+  const groups = [{ name: 'g', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters'] }] }];
+  it('reads a list of discovery servers and the poll interval', () => {
+    const config = parseConfig({ registry: { remote: ['ds1:8082', '10.0.0.2:7979'], pollIntervalSeconds: 2 }, groups });
+    expect(config.registry).toMatchObject({ remote: ['ds1:8082', '10.0.0.2:7979'], pollIntervalSeconds: 2 });
+    expect(parseConfig({ registry: { remote: 'local' }, groups }).registry.remote).toEqual([]);
+  });
+  it('names a bad address in the list', () => {
+    expectConfigError(() => parseConfig({ registry: { remote: ['ds1:8082', 'ds2'] }, groups }), 'registry.remote[1]', /"ds2" is not host:port/);
+  });
+  it('takes --poll-interval from the command line', () => {
+    const config = parseConfig({ groups });
+    expect(applyOverrides(config, { pollInterval: '0.5' }).registry.pollIntervalSeconds).toBe(0.5);
+    expect(() => applyOverrides(config, { pollInterval: 'soon' })).toThrow('config: --poll-interval: "soon" is not a number of seconds above 0');
   });
 });

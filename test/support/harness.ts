@@ -1,6 +1,7 @@
 /** Starts the real pipeline on 127.0.0.1:0 with a silent logger, and talks HTTP to it. */
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
+import type { Config, RegistryConfig } from '../../src/config/types.js';
 import { startShardvoy, type Shardvoy } from '../../src/main.js';
 
 export interface Running {
@@ -12,10 +13,20 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export async function startTestShardvoy(rawConfig: Record<string, unknown>): Promise<Running> {
-  // No warm-up unless a test asks for it: most tests start empty and connect at once.
-  const registry = { warmupSeconds: 0, ...(rawConfig.registry as Record<string, unknown> | undefined) };
-  const config = parseConfig({ http: { listen: '127.0.0.1:0' }, grpc: { listen: '127.0.0.1:0' }, ...rawConfig, registry }, 'test');
+/**
+ * Any configuration (either dialect), served on 127.0.0.1 with free ports. No warm-up unless the
+ * configuration asks for one: most tests start empty and connect at once. `registry` tweaks what
+ * the dkvoy dialect cannot say (its poll interval, say).
+ */
+export async function startTestShardvoy(rawConfig: Record<string, unknown>, tweaks: { registry?: Partial<RegistryConfig> } = {}): Promise<Running> {
+  const parsed = parseConfig(rawConfig, 'test');
+  const asked = (rawConfig.registry ?? {}) as Record<string, unknown>;
+  const config: Config = {
+    ...parsed,
+    http: { ...parsed.http, listen: { host: '127.0.0.1', port: 0 } },
+    grpc: { ...parsed.grpc, listen: { host: '127.0.0.1', port: 0 } },
+    registry: { ...parsed.registry, ...('warmupSeconds' in asked ? {} : { warmupSeconds: 0 }), ...tweaks.registry },
+  };
   const shardvoy = await startShardvoy(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const baseUrl = `http://127.0.0.1:${shardvoy.http.port}`;
   return {

@@ -12,6 +12,7 @@ import type { RoutingView } from '../../watcher/watcher.js';
 import type { StreamStatus } from '../../xds/stream-base.js';
 import { advertisedRoutes } from './routes/advertised.js';
 import { clustersRoutes } from './routes/clusters.js';
+import { groupConfigRoutes } from './routes/group-config.js';
 import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';
 import { nodesRoutes } from './routes/nodes.js';
@@ -73,6 +74,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   await app.register(clustersRoutes, deps);
   await app.register(nodesRoutes, deps);
   await app.register(advertisedRoutes, deps);
+  await app.register(groupConfigRoutes, deps);
   await app.register(registryAdminRoutes, deps);
   await app.register(xdsClientsRoutes, deps);
   await app.register(healthRoutes, deps);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Heartbeat } from '../../../registry/node.js';
+import { FollowingError } from '../../../registry/mirror-registry.js';
 import { RegistryFullError } from '../../../registry/registry.js';
 import { advertisedAddresses } from '../../../topology/advertised.js';
 import { parseHostPort } from '../../../util/host-port.js';
@@ -38,6 +39,9 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
     try {
       outcome = deps.registry.record(toHeartbeat(request.body));
     } catch (error) {
+      if (error instanceof FollowingError) {
+        return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });
+      }
       if (!(error instanceof RegistryFullError)) throw error;
       request.log.warn({ maxNodes: error.maxNodes }, 'new node refused: registry full');
       return reply.status(429).send({ statusCode: 429, error: 'Too Many Requests', message: `id: ${error.message}` });

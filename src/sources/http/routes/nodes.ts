@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { FollowingError } from '../../../registry/mirror-registry.js';
 import type { NodeRecord } from '../../../registry/node.js';
 import type { HttpDeps } from '../app.js';
 import { requireToken } from '../auth.js';
@@ -27,7 +28,13 @@ export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) =
   });
 
   app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: admin }, async (request, reply) => {
-    const node = deps.registry.forget(request.params.id);
+    let node;
+    try {
+      node = deps.registry.forget(request.params.id);
+    } catch (error) {
+      if (!(error instanceof FollowingError)) throw error;
+      return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });
+    }
     if (!node) return reply.status(404).send(notFound(request.params.id));
     request.log.info({ node: node.id }, 'node forgotten by operator');
     return { forgotten: nodeJson(node) };
