@@ -8,6 +8,7 @@ import { ConfigError } from './config/load.js';
 import { startDemoNodes } from './demo/simulated-nodes.js';
 import { parseInvocation, resolveConfig, type Invocation } from './invocation.js';
 import { startShardvoy } from './main.js';
+import { watchFile } from './config/watch-file.js';
 import { VERSION } from './version.js';
 
 const USAGE = `shardvoy ${VERSION}: xDS control plane for sharded master/replica clusters
@@ -43,6 +44,19 @@ async function run(inv: Invocation, logger: Logger): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+
+  // Hot reload: on SIGHUP, and when the configuration file changes. A bad file is refused and the
+  // running configuration stays.
+  const reload = (reason: string) => {
+    try {
+      shardvoy.reload(resolveConfig(inv));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.error({ reason, error: error.message }, 'configuration reload refused; the running configuration stays');
+    }
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (inv.configFile !== undefined) watchFile(inv.configFile, () => reload('file changed'), logger);
 }
 
 async function main(): Promise<void> {

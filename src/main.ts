@@ -6,6 +6,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './config/errors.js';
+import { reconcile, type Reconciled } from './config/reload.js';
 import type { Config, HostPort } from './config/types.js';
 import { messageNameOf } from './envoy-api/type-urls.js';
 import { validateEncoded } from './envoy-api/pgv.js';
@@ -31,6 +32,8 @@ export interface Shardvoy {
   readonly http: HostPort;
   readonly grpc: HostPort;
   readonly registry: MemoryRegistry | MirrorRegistry;
+  /** Applies a new configuration without dropping streams; keys bound at start keep their value. */
+  reload(next: Config): Reconciled;
   readonly cache: SnapshotCache;
   readonly watcher: Watcher;
   readonly xds: XdsServer;
@@ -66,6 +69,8 @@ export interface StartOptions {
 
 export async function startShardvoy(config: Config, options: StartOptions): Promise<Shardvoy> {
   const { logger } = options;
+  /** The configuration in force: replaced by reload(), read through this everywhere after start. */
+  let current = config;
   const clock = options.clock ?? systemClock;
   const following = config.registry.remote.length > 0;
   const registry = following
@@ -100,10 +105,9 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     checkResource: (resource) =>
       validateEncoded(messageNameOf(resource.typeUrl), resource.value).map((v) => `${v.path}: ${v.message} (${v.rule})`),
   });
-  const groupNames = config.groups.map((group) => group.name);
   const xds = new XdsServer({
     cache,
-    groups: () => groupNames,
+    groups: () => current.groups.map((group) => group.name),
     clock,
     logger: logger.child({ component: 'xds' }),
     version: VERSION,
@@ -114,13 +118,15 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     registry,
     clock,
     logger: logger.child({ component: 'dkv' }),
-    authorize: metadataTokenCheck(config.auth, 'heartbeat'),
-    authorizeRead: metadataTokenCheck(config.auth, 'read'),
+    authorize: metadataTokenCheck(() => current.auth, 'heartbeat'),
+    authorizeRead: metadataTokenCheck(() => current.auth, 'read'),
     preserved: () => watcher.routingView().preserved,
   });
   xds.addService(dkv.definition, dkv.implementation);
   const app = await buildApp({
-    config,
+    get config() {
+      return current;
+    },
     registry,
     routingView: () => watcher.routingView(),
     xdsClients: () => xds.clients(),
@@ -162,7 +168,9 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
 
   let stopping: Promise<void> | undefined;
   return {
-    config,
+    get config() {
+      return current;
+    },
     http: httpAddress,
     grpc: grpcAddress,
     registry,
@@ -170,6 +178,19 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     watcher,
     xds,
     app,
+    reload: (next) => {
+      const reconciled = reconcile(current, next);
+      current = reconciled.config;
+      if (registry instanceof MirrorRegistry) registry.reconfigure(portPools(current), current.registry.portReuseSeconds);
+      else registry.reconfigure({ ...current.registry, portPools: portPools(current) });
+      expiryGuard.reconfigure(current.registry.selfPreservation, current.registry.leaseSeconds * 1000);
+      watcher.reconfigure(current);
+      logger.info({ groups: current.groups.map((g) => g.name), needsRestart: reconciled.needsRestart }, 'configuration reloaded');
+      if (reconciled.needsRestart.length > 0) {
+        logger.warn({ keys: reconciled.needsRestart }, `these keys changed but apply only after a restart: ${reconciled.needsRestart.join(', ')}`);
+      }
+      return reconciled;
+    },
     stop: () =>
       (stopping ??= (async () => {
         await app.close();

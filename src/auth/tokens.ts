@@ -39,10 +39,10 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /** gRPC metadata `authorization: Bearer <token>`, checked like the HTTP API's header. */
-export function metadataTokenCheck(auth: AuthConfig, access: Access): ((metadata: Metadata) => string | undefined) | undefined {
-  const tokens = acceptedTokens(auth, access);
-  if (tokens === undefined) return undefined;
+export function metadataTokenCheck(auth: () => AuthConfig, access: Access): (metadata: Metadata) => string | undefined {
   return (metadata) => {
+    const tokens = acceptedTokens(auth(), access);
+    if (tokens === undefined) return undefined;
     const header = metadata.get('authorization')[0];
     return tokenMatches(bearerToken(typeof header === 'string' ? header : undefined), tokens) ? undefined : `authorization: a valid Bearer token for ${access} is required`;
   };

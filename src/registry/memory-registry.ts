@@ -16,10 +16,10 @@ export interface MemoryRegistryOptions {
 
 /** A single-process registry. Lease renewals that change no routing field notify nobody. */
 export class MemoryRegistry implements NodeRegistry {
-  readonly leaseMs: number;
+  leaseMs: number;
   readonly ports: PortAllocator;
-  private readonly retentionMs: number;
-  private readonly maxNodes: number;
+  private retentionMs: number;
+  private maxNodes: number;
   private readonly clock: Clock;
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly listeners = new Set<() => void>();
@@ -31,6 +31,15 @@ export class MemoryRegistry implements NodeRegistry {
     this.clock = options.clock;
     this.maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
     this.ports = new PortAllocator(options.portPools ?? [], (options.portReuseSeconds ?? 86_400) * 1000);
+  }
+
+  /** Applies a reloaded configuration's registry settings; nodes and their ports stay. */
+  reconfigure(options: Omit<MemoryRegistryOptions, 'clock'>): void {
+    this.leaseMs = options.leaseSeconds * 1000;
+    this.retentionMs = options.expiredRetentionSeconds * 1000;
+    this.maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
+    this.ports.reconfigure(options.portPools ?? [], (options.portReuseSeconds ?? 86_400) * 1000);
+    this.notify();
   }
 
   record(heartbeat: Heartbeat): RecordOutcome {

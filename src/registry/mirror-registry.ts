@@ -37,6 +37,11 @@ export class MirrorRegistry implements NodeRegistry {
     });
   }
 
+  /** A reloaded configuration's node-listener pools; the mirrored nodes stay. */
+  reconfigure(portPools: readonly PortPool[], portReuseSeconds: number): void {
+    this.inner.reconfigure({ leaseSeconds: Number.POSITIVE_INFINITY, expiredRetentionSeconds: 0, portPools, portReuseSeconds });
+  }
+
   get ports(): PortView {
     return this.inner.ports;
   }

@@ -45,10 +45,23 @@ export class PortAllocator implements PortView {
   private readonly byGroup = new Map<string, Map<string, PortAssignment>>();
 
   constructor(
-    private readonly pools: readonly PortPool[],
-    private readonly reuseMs: number,
+    private pools: readonly PortPool[],
+    private reuseMs: number,
   ) {
     for (const pool of pools) this.byGroup.set(pool.group, new Map());
+  }
+
+  /**
+   * A reloaded configuration: assignments that still fit their group's front ends are kept (a
+   * node never loses its port to a reload), the others dropped; new groups start empty.
+   */
+  reconfigure(pools: readonly PortPool[], reuseMs: number): void {
+    const kept = this.all();
+    this.pools = pools;
+    this.reuseMs = reuseMs;
+    this.byGroup.clear();
+    for (const pool of pools) this.byGroup.set(pool.group, new Map());
+    this.restore(kept);
   }
 
   assign(nodeId: string, database: string, nowMs: number): AssignOutcome {

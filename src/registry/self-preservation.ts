@@ -23,10 +23,15 @@ export class ExpiryGuard {
   private acceptSilentBeforeMs = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly settings: SelfPreservationConfig,
-    private readonly leaseMs: number,
+    private settings: SelfPreservationConfig,
+    private leaseMs: number,
     private readonly logger: Logger,
   ) {}
+
+  reconfigure(settings: SelfPreservationConfig, leaseMs: number): void {
+    this.settings = settings;
+    this.leaseMs = leaseMs;
+  }
 
   get isActive(): boolean {
     return this.active;

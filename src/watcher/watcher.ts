@@ -46,7 +46,8 @@ export interface WatcherDeps {
 }
 
 export class Watcher {
-  private readonly debouncer: Debouncer;
+  private debouncer: Debouncer;
+  private config: Config;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private view: RoutingView | undefined;
@@ -54,7 +55,18 @@ export class Watcher {
   private checkedVersions = new Set<string>();
 
   constructor(private readonly deps: WatcherDeps) {
+    this.config = deps.config;
     this.debouncer = new Debouncer(deps.config.xds.debounceMs, deps.config.xds.maxDelayMs, () => this.rebuild());
+  }
+
+  /** A reloaded configuration: groups no longer configured are dropped, everything is rebuilt. */
+  reconfigure(config: Config): void {
+    this.debouncer.cancel();
+    this.config = config;
+    this.debouncer = new Debouncer(config.xds.debounceMs, config.xds.maxDelayMs, () => this.rebuild());
+    const groups = new Set(config.groups.map((g) => g.name));
+    for (const group of this.deps.cache.groups()) if (!groups.has(group)) this.deps.cache.remove(group);
+    this.rebuild();
   }
 
   start(): void {
@@ -79,7 +91,8 @@ export class Watcher {
 
   /** Rebuilds every group now and publishes those that changed. */
   rebuild(): RoutingView {
-    const { config, registry, cache, clock, logger } = this.deps;
+    const { registry, cache, clock, logger } = this.deps;
+    const config = this.config;
     const now = clock.now();
     const preserved = this.deps.expiryGuard?.evaluate(registry.list(), now) ?? new Set<string>();
     registry.sweep(preserved);

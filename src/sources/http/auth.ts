@@ -3,9 +3,10 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import { acceptedTokens, bearerToken, tokenMatches, type Access } from '../../auth/tokens.js';
 import type { AuthConfig } from '../../config/types.js';
 
-export function requireToken(auth: AuthConfig, access: Access): onRequestHookHandler {
-  const tokens = acceptedTokens(auth, access);
+/** `auth` is read per request, so a reloaded configuration's tokens apply at once. */
+export function requireToken(auth: () => AuthConfig, access: Access): onRequestHookHandler {
   return (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    const tokens = acceptedTokens(auth(), access);
     if (tokens === undefined || tokenMatches(bearerToken(request.headers.authorization), tokens)) return done();
     void reply
       .status(401)

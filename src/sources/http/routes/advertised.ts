@@ -7,7 +7,7 @@ import { AdvertisedQuery } from '../schemas.js';
 /** GET /v1/advertised?group=G: every node holding a port in G, with the address it is reached at. */
 export const advertisedRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.get('/v1/advertised', { schema: { querystring: AdvertisedQuery }, onRequest: requireToken(deps.config.auth, 'read') }, async (request, reply) => {
+  app.get('/v1/advertised', { schema: { querystring: AdvertisedQuery }, onRequest: requireToken(() => deps.config.auth, 'read') }, async (request, reply) => {
     const group = deps.config.groups.find((g) => g.name === request.query.group);
     if (!group) {
       reply.status(404);

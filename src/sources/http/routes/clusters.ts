@@ -7,7 +7,7 @@ import { ClustersQuery } from '../schemas.js';
 
 export const clustersRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.get('/clusters', { schema: { querystring: ClustersQuery }, onRequest: requireToken(deps.config.auth, 'read') }, async (request, reply) => {
+  app.get('/clusters', { schema: { querystring: ClustersQuery }, onRequest: requireToken(() => deps.config.auth, 'read') }, async (request, reply) => {
     const { format, ...filter } = request.query;
     if (filter.group !== undefined && !deps.config.groups.some((g) => g.name === filter.group)) {
       reply.status(404);

@@ -43,7 +43,7 @@ export function hostOfHostHeader(header: string | undefined): string | undefined
 
 export const groupConfigRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const readGuard = requireToken(deps.config.auth, 'read');
+  const readGuard = requireToken(() => deps.config.auth, 'read');
 
   /** The group named in the path, or the error answer for it. */
   const lookup = (name: string, proxylessReason: string): { group: GroupConfig } | { failure: ReturnType<typeof error> } => {

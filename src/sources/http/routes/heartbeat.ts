@@ -34,7 +34,7 @@ export function toHeartbeat(body: HeartbeatBody): Heartbeat {
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(deps.config.auth, 'heartbeat') }, async (request, reply) => {
+  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(() => deps.config.auth, 'heartbeat') }, async (request, reply) => {
     let outcome;
     try {
       outcome = deps.registry.record(toHeartbeat(request.body));

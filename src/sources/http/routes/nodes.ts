@@ -16,8 +16,8 @@ export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) =
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const notFound = (id: string) => ({ statusCode: 404, error: 'Not Found', message: `id: no node "${id}"` });
 
-  const read = requireToken(deps.config.auth, 'read');
-  const admin = requireToken(deps.config.auth, 'admin');
+  const read = requireToken(() => deps.config.auth, 'read');
+  const admin = requireToken(() => deps.config.auth, 'admin');
 
   app.get('/v1/nodes', { onRequest: read }, async () => ({ nodes: deps.registry.list().map(nodeJson) }));
 

@@ -4,7 +4,7 @@ import type { HttpDeps } from '../app.js';
 import { requireToken } from '../auth.js';
 
 export const xdsClientsRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
-  app.get('/v1/xds/clients', { onRequest: requireToken(deps.config.auth, 'read') }, async () => ({
+  app.get('/v1/xds/clients', { onRequest: requireToken(() => deps.config.auth, 'read') }, async () => ({
     clients: deps.xdsClients().map((client) => ({
       ...client,
       // Short names (cds, eds, lds, rds) read better than type URLs in an operator's terminal.
