@@ -11,8 +11,10 @@ const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const DIGITS = /^[0-9]+$/;
 
 export function isDnsName(host: string): boolean {
-  if (host.length === 0 || host.length > 253) return false;
-  const labels = (host.endsWith('.') ? host.slice(0, -1) : host).split('.');
+  // The root dot of a fully qualified name does not count toward the 253 characters.
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
   // A name made only of digits and dots is a malformed IPv4 address, not a host name.
   if (labels.every((label) => DIGITS.test(label))) return false;
   return labels.every((label) => DNS_LABEL.test(label));
@@ -26,6 +28,8 @@ export function parseHostPort(text: string, options: { allowPortZero?: boolean }
     if (close < 0 || text[close + 1] !== ':') return { ok: false, reason: 'must be [IPv6]:port' };
     host = text.slice(1, close);
     portText = text.slice(close + 2);
+    // A zone index ("%eth0") names an interface of the node's own host: meaningless elsewhere.
+    if (host.includes('%')) return { ok: false, reason: `"${host}" has a zone index, which only means something on its own host` };
     if (!isIPv6(host)) return { ok: false, reason: `"${host}" is not an IPv6 address` };
   } else {
     const colon = text.lastIndexOf(':');

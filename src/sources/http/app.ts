@@ -2,7 +2,7 @@
  * The discovery and operator HTTP API. Built by a function and started elsewhere, so tests use
  * inject() without a port.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/types.js';
@@ -46,6 +46,16 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
     // One log line per heartbeat per node per second would drown everything else.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // Node ids may be 128 characters; the router's default limit for a path parameter is 100.
+    maxParamLength: 256,
+    // JSON.parse never sets a prototype, and nothing here assigns into shared objects, so a
+    // "__proto__" key is just a key: an unknown field at the top, a label name inside labels.
+    onProtoPoisoning: 'ignore',
+    // The router's own errors (a path too long, a malformed URL) in the API's error shape.
+    frameworkErrors: (error, _request, reply) => {
+      const statusCode = error.statusCode ?? 400;
+      void (reply as FastifyReply).code(statusCode).send({ statusCode, error: httpErrorName(statusCode), message: `url: ${error.message}` });
+    },
     ajv: {
       customOptions: {
         // Refuse, never repair: no coercion, no silently dropped unknown fields, every error reported.
@@ -83,6 +93,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
 
 const NAMES: Record<number, string> = {
   400: 'Bad Request',
+  414: 'URI Too Long',
   401: 'Unauthorized',
   404: 'Not Found',
   409: 'Conflict',
