@@ -135,11 +135,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       if (following) return { ready: false, reason: `no view yet from the followed discovery servers ${config.registry.remote.join(', ')}` };
       return { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs).toISOString()} (registry.warmupSeconds)` };
     },
-    resumeExpiry: () => {
-      const wasPreserving = expiryGuard.resume(clock.now());
-      watcher.rebuild();
-      return wasPreserving;
-    },
+    resumeExpiry: () => watcher.resumeExpiry(),
     clock,
     logger: logger.child({ component: 'http' }),
   });

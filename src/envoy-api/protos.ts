@@ -71,6 +71,11 @@ export function envoyRoot(): protobuf.Root {
   return cached;
 }
 
+const types = new Map<string, protobuf.Type>();
+
+/** A message type by full name; looked up once (a namespace walk is costly on the hot path). */
 export function envoyType(fullName: string): protobuf.Type {
-  return envoyRoot().lookupType(fullName);
+  let type = types.get(fullName);
+  if (!type) types.set(fullName, (type = envoyRoot().lookupType(fullName)));
+  return type;
 }

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { isExpired } from './health.js';
+import { isExpired, shardKey } from './health.js';
 import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
 import { PortAllocator, type PortPool } from './ports.js';
 import { RegistryFullError, type NodeRegistry, type RecordOutcome, type RegistryState } from './registry.js';
@@ -14,7 +14,16 @@ export interface MemoryRegistryOptions {
   readonly maxNodes?: number;
 }
 
-/** A single-process registry. Lease renewals that change no routing field notify nobody. */
+/** Lease ends are noticed in buckets this wide: at most this late, and one bucket per slice of time. */
+const EXPIRY_BUCKET_MS = 25;
+
+/**
+ * A single-process registry, built so that a change costs in proportion to what changed, not to
+ * the number of nodes: it keeps a journal of nodes whose routing changed, the members of each
+ * shard, and lease ends in time buckets, so the watcher never has to scan every node to find
+ * what a heartbeat or the passing of time changed. Lease renewals that change no routing field
+ * notify nobody.
+ */
 export class MemoryRegistry implements NodeRegistry {
   leaseMs: number;
   readonly ports: PortAllocator;
@@ -22,8 +31,16 @@ export class MemoryRegistry implements NodeRegistry {
   private maxNodes: number;
   private readonly clock: Clock;
   private readonly nodes = new Map<string, NodeRecord>();
+  private readonly byShard = new Map<string, Set<string>>();
   private readonly listeners = new Set<() => void>();
-  private sorted: readonly NodeRecord[] | undefined;
+  /** Ids whose routing changed (or that came or went) since the last takeChanges(). */
+  private journal = new Set<string>();
+  /** Lease ends: bucket end time -> ids whose lease may end by then (renewed ones are skipped). */
+  private readonly expiryBuckets = new Map<number, string[]>();
+  private bucketTimes: number[] = [];
+  /** No node can be due for forgetting before this (renewals only push the real moment later). */
+  private nextSweepAt = Number.POSITIVE_INFINITY;
+  private sortedIds: string[] | undefined;
 
   constructor(options: MemoryRegistryOptions) {
     this.leaseMs = options.leaseSeconds * 1000;
@@ -39,6 +56,12 @@ export class MemoryRegistry implements NodeRegistry {
     this.retentionMs = options.expiredRetentionSeconds * 1000;
     this.maxNodes = options.maxNodes ?? Number.POSITIVE_INFINITY;
     this.ports.reconfigure(options.portPools ?? [], (options.portReuseSeconds ?? 86_400) * 1000);
+    // Lease ends move with the lease: re-plan them all.
+    this.expiryBuckets.clear();
+    this.bucketTimes = [];
+    for (const node of this.nodes.values()) this.planExpiry(node);
+    this.nextSweepAt = this.clock.now();
+    for (const id of this.nodes.keys()) this.journal.add(id);
     this.notify();
   }
 
@@ -52,21 +75,24 @@ export class MemoryRegistry implements NodeRegistry {
       firstSeenMs: previous?.firstSeenMs ?? now,
       lastHeartbeatMs: now,
     });
-    this.nodes.set(node.id, node);
-    this.sorted = undefined;
+    this.place(previous, node);
+    this.planExpiry(node);
+    this.nextSweepAt = Math.min(this.nextSweepAt, this.forgetAt(node));
     const ports = this.ports.assign(node.id, node.database, now);
     const routingChanged =
       previous === undefined || isExpired(previous, now, this.leaseMs) || !sameRouting(previous, heartbeat) || ports.changed;
-    if (routingChanged) this.notify();
+    if (routingChanged) {
+      this.journal.add(node.id);
+      this.notify();
+    }
     return { node, routingChanged, portsExhausted: ports.exhausted };
   }
 
   forget(id: string): NodeRecord | undefined {
     const node = this.nodes.get(id);
     if (!node) return undefined;
-    this.nodes.delete(id);
+    this.remove(node);
     this.ports.release(id, this.clock.now());
-    this.sorted = undefined;
     this.notify();
     return node;
   }
@@ -76,37 +102,58 @@ export class MemoryRegistry implements NodeRegistry {
   }
 
   list(): readonly NodeRecord[] {
-    this.sorted ??= Object.freeze([...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-    return this.sorted;
+    this.sortedIds ??= [...this.nodes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.sortedIds.map((id) => this.nodes.get(id)!);
+  }
+
+  shardMembers(database: string, shard: string): NodeRecord[] {
+    const ids = this.byShard.get(shardKey(database, shard));
+    return ids ? [...ids].map((id) => this.nodes.get(id)!) : [];
+  }
+
+  takeChanges(): ReadonlySet<string> {
+    const changes = this.journal;
+    this.journal = new Set();
+    return changes;
+  }
+
+  takeExpired(nowMs: number): string[] {
+    const expired = new Set<string>();
+    while (this.bucketTimes.length > 0 && this.bucketTimes[0]! <= nowMs) {
+      const time = this.bucketTimes.shift()!;
+      for (const id of this.expiryBuckets.get(time) ?? []) {
+        const node = this.nodes.get(id);
+        // Renewed since it was planned: its new lease end sits in a later bucket.
+        if (!node || !isExpired(node, nowMs, this.leaseMs)) continue;
+        expired.add(id);
+      }
+      this.expiryBuckets.delete(time);
+    }
+    return [...expired];
   }
 
   sweep(keep: ReadonlySet<string> = new Set()): string[] {
     const now = this.clock.now();
+    if (now < this.nextSweepAt) return [];
     const forgotten: string[] = [];
+    let next = Number.POSITIVE_INFINITY;
     for (const node of this.nodes.values()) {
-      if (now - node.lastHeartbeatMs > this.leaseMs + this.retentionMs && !keep.has(node.id)) forgotten.push(node.id);
+      const due = this.forgetAt(node);
+      if (due <= now && !keep.has(node.id)) forgotten.push(node.id);
+      else next = Math.min(next, Math.max(due, now + 1));
     }
+    this.nextSweepAt = next;
     for (const id of forgotten) {
-      this.nodes.delete(id);
+      this.remove(this.nodes.get(id)!);
       this.ports.release(id, now);
     }
-    if (forgotten.length > 0) {
-      this.sorted = undefined;
-      this.notify();
-    }
+    if (forgotten.length > 0) this.notify();
     return forgotten;
   }
 
   nextDeadline(): number | undefined {
-    const now = this.clock.now();
-    let earliest: number | undefined;
-    for (const node of this.nodes.values()) {
-      // Expired means older than a whole lease, so the verdict flips 1 ms after the lease ends.
-      const expiresAt = node.lastHeartbeatMs + this.leaseMs + 1;
-      const deadline = expiresAt > now ? expiresAt : expiresAt + this.retentionMs;
-      if (earliest === undefined || deadline < earliest) earliest = deadline;
-    }
-    return earliest;
+    const earliest = Math.min(this.bucketTimes[0] ?? Number.POSITIVE_INFINITY, this.nextSweepAt);
+    return Number.isFinite(earliest) ? earliest : undefined;
   }
 
   state(): RegistryState {
@@ -120,16 +167,65 @@ export class MemoryRegistry implements NodeRegistry {
     const now = this.clock.now();
     this.ports.restore(state.ports);
     for (const saved of state.nodes) {
-      this.nodes.set(saved.id, Object.freeze({ ...saved, labels: Object.freeze({ ...saved.labels }), lastHeartbeatMs: now }));
+      const node = Object.freeze({ ...saved, labels: Object.freeze({ ...saved.labels }), lastHeartbeatMs: now });
+      this.place(this.nodes.get(node.id), node);
+      this.planExpiry(node);
+      this.nextSweepAt = Math.min(this.nextSweepAt, this.forgetAt(node));
+      this.journal.add(node.id);
       this.ports.assign(saved.id, saved.database, now);
     }
-    this.sorted = undefined;
     this.notify();
   }
 
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private place(previous: NodeRecord | undefined, node: NodeRecord): void {
+    const key = shardKey(node.database, node.shard);
+    if (previous) {
+      const oldKey = shardKey(previous.database, previous.shard);
+      if (oldKey !== key) this.byShard.get(oldKey)?.delete(node.id);
+    } else {
+      this.sortedIds = undefined;
+    }
+    let members = this.byShard.get(key);
+    if (!members) this.byShard.set(key, (members = new Set()));
+    members.add(node.id);
+    this.nodes.set(node.id, node);
+  }
+
+  private remove(node: NodeRecord): void {
+    this.nodes.delete(node.id);
+    const key = shardKey(node.database, node.shard);
+    const members = this.byShard.get(key);
+    members?.delete(node.id);
+    if (members?.size === 0) this.byShard.delete(key);
+    this.sortedIds = undefined;
+    this.journal.add(node.id);
+  }
+
+  /** When a node not heard from again is forgotten: a lease and the retention after its last heartbeat. */
+  private forgetAt(node: NodeRecord): number {
+    return node.lastHeartbeatMs + this.leaseMs + this.retentionMs + 1;
+  }
+
+  /** Plans the moment the node's lease ends (1 ms after a whole lease), in its time bucket. */
+  private planExpiry(node: NodeRecord): void {
+    const endsAt = node.lastHeartbeatMs + this.leaseMs + 1;
+    if (!Number.isFinite(endsAt)) return;
+    const time = Math.ceil(endsAt / EXPIRY_BUCKET_MS) * EXPIRY_BUCKET_MS;
+    const bucket = this.expiryBuckets.get(time);
+    if (bucket) {
+      bucket.push(node.id);
+      return;
+    }
+    this.expiryBuckets.set(time, [node.id]);
+    // Buckets are almost always appended in time order; insert in place otherwise.
+    let i = this.bucketTimes.length;
+    while (i > 0 && this.bucketTimes[i - 1]! > time) i--;
+    this.bucketTimes.splice(i, 0, time);
   }
 
   private notify(): void {

@@ -69,6 +69,18 @@ export class MirrorRegistry implements NodeRegistry {
     return this.inner.list();
   }
 
+  shardMembers(database: string, shard: string): NodeRecord[] {
+    return this.inner.shardMembers(database, shard);
+  }
+
+  takeChanges(): ReadonlySet<string> {
+    return this.inner.takeChanges();
+  }
+
+  takeExpired(): string[] {
+    return [];
+  }
+
   sweep(): string[] {
     return [];
   }

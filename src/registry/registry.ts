@@ -30,6 +30,12 @@ export interface NodeRegistry {
   get(id: string): NodeRecord | undefined;
   /** Every stored node, live or expired, ordered by id. */
   list(): readonly NodeRecord[];
+  /** The nodes of one shard of one database. */
+  shardMembers(database: string, shard: string): NodeRecord[];
+  /** Ids whose routing changed, or that came or went, since the last call. */
+  takeChanges(): ReadonlySet<string>;
+  /** Ids whose lease ran out by `nowMs` and were not reported by an earlier call. */
+  takeExpired(nowMs: number): string[];
   /** Forgets nodes that have been expired for longer than the retention, but not `keep`. Returns their ids. */
   sweep(keep?: ReadonlySet<string>): string[];
   /** The earliest server time at which time alone changes a node's verdict (expiry or forgetting). */

@@ -29,7 +29,7 @@ export class RoutableIndex {
   private readonly byKey = new Map<string, NodeRecord[]>();
   private readonly byDatabase = new Map<string, NodeRecord[]>();
 
-  constructor(view: RegistryView) {
+  constructor(view: Pick<RegistryView, 'nodes' | 'health'>) {
     for (const node of view.nodes) {
       if (!reachesEnvoy(node, view.health.get(node.id))) continue;
       push(this.byKey, RoutableIndex.key(node.database, node.shard, node.role), node);
@@ -70,11 +70,24 @@ export function buildGroup(config: Config, group: GroupConfig, index: RoutableIn
   const listeners: ListenerIR[] = [];
   const clusters: ClusterIR[] = [];
   for (const shard of group.shards) {
-    for (const clusterName of shard.clusters) {
-      clusters.push(buildCluster(config, group, shard, clusterName, index));
-    }
+    clusters.push(...shardClusters(config, group, shard, index));
     listeners.push(...shardListeners(group, shard));
   }
+  const extras = reachResources(group, index, ports);
+  clusters.push(...extras.clusters);
+  listeners.push(...extras.listeners);
+  return deepFreeze({ group: group.name, listeners, clusters });
+}
+
+/** A shard's clusters, each with its routable endpoints. */
+export function shardClusters(config: Config, group: GroupConfig, shard: ShardConfig, index: RoutableIndex): ClusterIR[] {
+  return shard.clusters.map((name) => buildCluster(config, group, shard, name, index));
+}
+
+/** What reaches nodes from another network (contract section 6): the bootstrap and per-node pairs. */
+export function reachResources(group: GroupConfig, index: RoutableIndex, ports: PortView): { clusters: ClusterIR[]; listeners: ListenerIR[] } {
+  const listeners: ListenerIR[] = [];
+  const clusters: ClusterIR[] = [];
   if (group.bootstrapListener) {
     // Any routable node will do for a first contact; the client then learns every node's address.
     clusters.push(plainCluster(BOOTSTRAP, index.database(group.database).map((node) => endpointOf(group, node))));
@@ -89,7 +102,7 @@ export function buildGroup(config: Config, group: GroupConfig, index: RoutableIn
       listeners.push({ kind: 'tcp', name, address: { host: group.nodeListeners.listenHost, port: assignment.port }, cluster: name });
     }
   }
-  return deepFreeze({ group: group.name, listeners, clusters });
+  return { clusters, listeners };
 }
 
 export const BOOTSTRAP = 'bootstrap';
@@ -134,7 +147,7 @@ export function endpointOf(group: GroupConfig, node: NodeRecord): EndpointIR {
   };
 }
 
-function shardListeners(group: GroupConfig, shard: ShardConfig): ListenerIR[] {
+export function shardListeners(group: GroupConfig, shard: ShardConfig): ListenerIR[] {
   const hosts: VirtualHostIR[] = shard.clusters.map((cluster) => ({
     name: cluster,
     domains: shard.clusters.length === 1 ? [cluster, '*'] : [cluster],

@@ -7,12 +7,14 @@ export interface AnyValue {
   readonly value: Uint8Array;
 }
 
-/** Encodes a message given as a plain object (proto field names) into an Any. */
+/**
+ * Encodes a message given as a plain object into an Any. The object must be encode-ready: proto
+ * field names, enums as numbers, nested messages as objects (what the translator builds).
+ */
 export function packAny(messageName: string, fields: Record<string, unknown>): AnyValue {
   return { type_url: TYPE_URL_PREFIX + messageName, value: encodeMessage(messageName, fields) };
 }
 
 export function encodeMessage(messageName: string, fields: Record<string, unknown>): Uint8Array {
-  const type = envoyType(messageName);
-  return type.encode(type.fromObject(fields)).finish();
+  return envoyType(messageName).encode(fields).finish();
 }

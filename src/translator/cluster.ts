@@ -1,6 +1,7 @@
 import type { ClusterIR } from '../topology/ir.js';
 import { packAny } from './any.js';
 import { duration } from './duration.js';
+import { API_VERSION_V3, DISCOVERY_TYPE_EDS, LB_POLICY_ROUND_ROBIN } from './enums.js';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
@@ -8,10 +9,10 @@ const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOp
 export function clusterResource(cluster: ClusterIR): Record<string, unknown> {
   const resource: Record<string, unknown> = {
     name: cluster.name,
-    type: 'EDS',
-    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+    type: DISCOVERY_TYPE_EDS,
+    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: API_VERSION_V3 } },
     connect_timeout: duration(cluster.connectTimeoutMs),
-    lb_policy: 'ROUND_ROBIN',
+    lb_policy: LB_POLICY_ROUND_ROBIN,
   };
   if (cluster.upstreamHttp2) {
     resource.typed_extension_protocol_options = {

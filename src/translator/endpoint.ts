@@ -1,5 +1,6 @@
 import type { ClusterIR, EndpointIR } from '../topology/ir.js';
 import { socketAddress } from './address.js';
+import { HEALTH_DRAINING, HEALTH_HEALTHY } from './enums.js';
 
 /**
  * One locality per (zone, priority). Its weight is its endpoint count, so weighted-locality
@@ -25,7 +26,7 @@ export function loadAssignmentResource(cluster: ClusterIR): Record<string, unkno
         load_balancing_weight: { value: endpoints.length },
         lb_endpoints: endpoints.map((endpoint) => ({
           endpoint: { address: socketAddress(endpoint.host, endpoint.port), hostname: endpoint.nodeId },
-          health_status: endpoint.draining ? 'DRAINING' : 'HEALTHY',
+          health_status: endpoint.draining ? HEALTH_DRAINING : HEALTH_HEALTHY,
         })),
       };
     }),

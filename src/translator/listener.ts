@@ -1,6 +1,7 @@
 import type { ListenerIR } from '../topology/ir.js';
 import { packAny } from './any.js';
 import { socketAddress } from './address.js';
+import { CODEC_AUTO } from './enums.js';
 import { routeConfiguration } from './route.js';
 
 const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
@@ -50,7 +51,7 @@ export function listenerResource(listener: ListenerIR): Record<string, unknown> 
 function httpConnectionManager(name: string, listener: Exclude<ListenerIR, { kind: 'tcp' }>, proxyless: boolean) {
   return packAny(HTTP_CONNECTION_MANAGER, {
     stat_prefix: name,
-    codec_type: 'AUTO',
+    codec_type: CODEC_AUTO,
     // Clients put host:port in :authority; match virtual hosts on the name alone.
     strip_any_host_port: true,
     route_config: routeConfiguration(name, listener.virtualHosts, { proxyless }),

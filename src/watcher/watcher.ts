@@ -6,17 +6,17 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Clock } from '../registry/clock.js';
-import { assessHealth } from '../registry/health.js';
+import { assessHealth, shardKey } from '../registry/health.js';
 import type { Health, NodeRecord } from '../registry/node.js';
 import type { NodeRegistry } from '../registry/registry.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
-import { consistencyErrors } from '../snapshot/consistency.js';
-import { contentHash } from '../snapshot/hash.js';
-import { buildSnapshot, encodeResource, type EncodedResource } from '../snapshot/snapshot.js';
-import { buildTopology } from '../topology/build.js';
-import { translateGroup } from '../translator/translate.js';
 import type { ExpiryGuard } from '../registry/self-preservation.js';
+import { ResourceEncoder, type ResourceCheck } from '../snapshot/encoder.js';
+import { contentHash } from '../snapshot/hash.js';
 import { Debouncer } from './debouncer.js';
+import { SnapshotBuilder, type Dirty } from './snapshot-builder.js';
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** What the last rebuild saw: /clusters reports from this so its `version` matches what Envoy got. */
 export interface RoutingView {
@@ -35,7 +35,7 @@ export interface WatcherDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   /** Extra checks on each newly encoded resource (the Envoy validate rules); errors block the group's publish. */
-  readonly checkResource?: (resource: EncodedResource) => string[];
+  readonly checkResource?: ResourceCheck;
   /** Self-preservation; without it, leases always expire. */
   readonly expiryGuard?: ExpiryGuard;
   /**
@@ -51,11 +51,20 @@ export class Watcher {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private view: RoutingView | undefined;
-  /** Versions already checked, so unchanged resources are not validated again on every rebuild. */
-  private checkedVersions = new Set<string>();
+  private readonly builder: SnapshotBuilder;
+  /** Every node's verdict as of the last rebuild, updated shard by shard. */
+  private health = new Map<string, Health>();
+  private preserved: ReadonlySet<string> = NONE;
+  /** Nodes an operator's resume took out of preservation, to judge again. */
+  private resumed: ReadonlySet<string> = NONE;
+  /** Each node's database/shard as of the last rebuild, to find the shard a node left. */
+  private placement = new Map<string, string>();
+  /** Snapshots were built but not published (warm-up): publish them all once warm. */
+  private heldBack = false;
 
   constructor(private readonly deps: WatcherDeps) {
     this.config = deps.config;
+    this.builder = new SnapshotBuilder(new ResourceEncoder(deps.checkResource));
     this.debouncer = new Debouncer(deps.config.xds.debounceMs, deps.config.xds.maxDelayMs, () => this.rebuild());
   }
 
@@ -66,6 +75,7 @@ export class Watcher {
     this.debouncer = new Debouncer(config.xds.debounceMs, config.xds.maxDelayMs, () => this.rebuild());
     const groups = new Set(config.groups.map((g) => g.name));
     for (const group of this.deps.cache.groups()) if (!groups.has(group)) this.deps.cache.remove(group);
+    this.builder.invalidate();
     this.rebuild();
   }
 
@@ -89,55 +99,112 @@ export class Watcher {
     return this.deps.publishGate?.() ?? true;
   }
 
-  /** Rebuilds every group now and publishes those that changed. */
+  /** Rebuilds what changed and publishes the groups whose snapshot changed (once warm). */
   rebuild(): RoutingView {
     const { registry, cache, clock, logger } = this.deps;
     const config = this.config;
     const now = clock.now();
-    const preserved = this.deps.expiryGuard?.evaluate(registry.list(), now) ?? new Set<string>();
-    registry.sweep(preserved);
-    const nodes = registry.list();
-    const health = assessHealth(nodes, now, registry.leaseMs, preserved);
-    const topology = buildTopology(config, { nodes, health, ports: registry.ports });
-    const warm = this.isWarm();
-    const versions: string[] = [];
-    const checked = new Set<string>();
-    for (const [group, groupTopology] of topology) {
-      const resources = translateGroup(groupTopology).map(encodeResource);
-      const problems = this.check(resources, checked);
-      const snapshot = buildSnapshot(group, resources);
-      problems.push(...consistencyErrors(snapshot));
-      if (problems.length > 0) {
-        // Keep serving the last good snapshot: a bad one must never reach Envoy.
-        logger.error({ group, problems }, 'snapshot rejected; keeping the last good one');
-        versions.push(cache.get(group)?.version ?? 'none');
-        continue;
-      }
-      if (warm && cache.publish(snapshot)) logger.info({ group, version: snapshot.version }, 'snapshot published');
-      versions.push(snapshot.version);
+    const dirty = this.builder.needsFull ? this.judgeAll(now) : this.judgeChanges(now);
+    const { changed, refused } = this.builder.build(
+      { config, nodes: () => registry.list(), shardMembers: (d, s) => registry.shardMembers(d, s), health: this.health, ports: registry.ports },
+      dirty,
+    );
+    for (const [group, problems] of refused) {
+      // Keep serving the last good snapshot: a bad one must never reach Envoy.
+      logger.error({ group, problems }, 'snapshot rejected; keeping the last good one');
     }
-    this.checkedVersions = checked;
-    this.view = Object.freeze({ version: contentHash(versions.join('.')), builtAtMs: now, nodes, health, preserved });
+    if (this.isWarm()) {
+      // Everything built so far, the groups held back during the warm-up included.
+      const pending = this.heldBack ? config.groups.map((g) => this.builder.snapshot(g.name)) : changed;
+      this.heldBack = false;
+      for (const snapshot of pending) {
+        if (snapshot && cache.publish(snapshot)) logger.info({ group: snapshot.group, version: snapshot.version }, 'snapshot published');
+      }
+    } else {
+      this.heldBack = true;
+    }
+    const versions = config.groups.map((g) => this.builder.snapshot(g.name)?.version ?? 'none');
+    const view: RoutingView = {
+      version: contentHash(versions.join('.')),
+      builtAtMs: now,
+      get nodes() {
+        return registry.list();
+      },
+      health: this.health,
+      preserved: this.preserved,
+    };
+    this.view = Object.freeze(view);
     this.scheduleDeadline();
     return this.view;
   }
 
-  private check(resources: readonly EncodedResource[], checked: Set<string>): string[] {
-    const checkResource = this.deps.checkResource;
-    if (!checkResource) return [];
-    const problems: string[] = [];
-    for (const resource of resources) {
-      const key = `${resource.typeUrl}/${resource.name}/${resource.version}`;
-      if (this.checkedVersions.has(key)) {
-        checked.add(key);
-        continue;
-      }
-      const found = checkResource(resource);
-      // Only a clean resource is remembered: a bad one is checked (and refused) again every time.
-      if (found.length === 0) checked.add(key);
-      problems.push(...found.map((p) => `${resource.name}: ${p}`));
+  /** The operator ends self-preservation: the preserved nodes are judged again, and expire. */
+  resumeExpiry(): boolean {
+    const wasPreserving = this.deps.expiryGuard?.resume(this.deps.clock.now()) ?? false;
+    this.resumed = this.preserved;
+    this.preserved = NONE;
+    this.rebuild();
+    return wasPreserving;
+  }
+
+  /** Every verdict afresh (first build, reload): O(nodes). */
+  private judgeAll(now: number): Dirty {
+    const { registry } = this.deps;
+    registry.takeChanges();
+    registry.takeExpired(now);
+    this.preserved = this.deps.expiryGuard?.evaluate(registry.list(), now) ?? NONE;
+    registry.sweep(this.preserved);
+    registry.takeChanges();
+    const nodes = registry.list();
+    this.health = assessHealth(nodes, now, registry.leaseMs, this.preserved);
+    this.placement = new Map(nodes.map((n) => [n.id, shardKey(n.database, n.shard)]));
+    return { shards: new Set(this.placement.values()), databases: new Set(nodes.map((n) => n.database)) };
+  }
+
+  /**
+   * The verdicts that can have changed, and only those: nodes the registry journaled, nodes
+   * whose lease ran out, nodes self-preservation took up or let go, and the rest of their shards
+   * (fencing is per shard). A status change among 10,000 nodes looks at one shard.
+   */
+  private judgeChanges(now: number): Dirty {
+    const { registry, expiryGuard } = this.deps;
+    const touched = new Set(registry.takeChanges());
+    for (const id of this.resumed) touched.add(id);
+    this.resumed = NONE;
+    const expired = registry.takeExpired(now);
+    for (const id of expired) touched.add(id);
+    if (expiryGuard && (expired.length > 0 || expiryGuard.isActive)) {
+      const preserved = expiryGuard.evaluate(registry.list(), now);
+      for (const id of preserved) if (!this.preserved.has(id)) touched.add(id);
+      for (const id of this.preserved) if (!preserved.has(id)) touched.add(id);
+      this.preserved = preserved;
     }
-    return problems;
+    registry.sweep(this.preserved);
+    for (const id of registry.takeChanges()) touched.add(id);
+
+    const shards = new Set<string>();
+    const databases = new Set<string>();
+    for (const id of touched) {
+      const before = this.placement.get(id);
+      if (before) shards.add(before);
+      const node = registry.get(id);
+      if (node) {
+        const key = shardKey(node.database, node.shard);
+        shards.add(key);
+        this.placement.set(id, key);
+      } else {
+        this.placement.delete(id);
+        this.health.delete(id);
+      }
+    }
+    for (const key of shards) {
+      const slash = key.indexOf('/');
+      const database = key.slice(0, slash);
+      databases.add(database);
+      const members = registry.shardMembers(database, key.slice(slash + 1));
+      for (const [id, verdict] of assessHealth(members, now, registry.leaseMs, this.preserved)) this.health.set(id, verdict);
+    }
+    return { shards, databases };
   }
 
   private scheduleDeadline(): void {

@@ -6,6 +6,7 @@
 import { CLUSTER, ENDPOINT, LISTENER, isWildcardType, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import type { EncodedResource, Snapshot } from '../snapshot/snapshot.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './messages.js';
+import { deltaBody, withNonce } from './response-encoding.js';
 import { XdsStream, type TypeStateBase } from './stream-base.js';
 import type { Subscription } from './subscription.js';
 
@@ -68,14 +69,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     for (const resource of updated) state.held.set(resource.name, resource.version);
     for (const name of removed) state.held.delete(name);
     state.force.clear();
-    this.options.send({
-      system_version_info: version,
-      resources: updated.map((r) => ({ name: r.name, version: r.version, resource: { type_url: typeUrl, value: r.value } })),
-      type_url: typeUrl,
-      removed_resources: removed,
-      nonce,
-      control_plane: { identifier: this.options.controlPlaneId },
-    });
+    this.options.send(withNonce(deltaBody(typeUrl, version, updated, removed, this.options.controlPlaneId), nonce));
     if (typeUrl === CLUSTER) {
       // An updated cluster warms until it gets endpoints again, even unchanged ones.
       const endpoints = this.types.get(ENDPOINT);

@@ -54,13 +54,13 @@ export class XdsServer {
       'grpc.max_connection_age_grace_ms': options.settings.maxConnectionAgeGraceSeconds * 1000,
     });
     this.server.addService(aggregatedService(), {
-      StreamAggregatedResources: (call: Duplex<DiscoveryRequest, DiscoveryResponse>) => this.serve(call, (o) => new SotwStream(o), undefined),
-      DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.serve(call, (o) => new DeltaStream(o), undefined),
+      StreamAggregatedResources: (call: Duplex<DiscoveryRequest, Buffer>) => this.serve(call, (o) => new SotwStream(o), undefined),
+      DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest, Buffer>) => this.serve(call, (o) => new DeltaStream(o), undefined),
     });
     for (const spec of PER_TYPE_SERVICES) {
       this.server.addService(perTypeService(spec), {
-        [spec.stream]: (call: Duplex<DiscoveryRequest, DiscoveryResponse>) => this.serve(call, (o) => new SotwStream(o), spec.typeUrl),
-        [spec.delta]: (call: Duplex<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => this.serve(call, (o) => new DeltaStream(o), spec.typeUrl),
+        [spec.stream]: (call: Duplex<DiscoveryRequest, Buffer>) => this.serve(call, (o) => new SotwStream(o), spec.typeUrl),
+        [spec.delta]: (call: Duplex<DeltaDiscoveryRequest, Buffer>) => this.serve(call, (o) => new DeltaStream(o), spec.typeUrl),
         [spec.fetch]: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, callback: grpc.sendUnaryData<DiscoveryResponse>) =>
           this.fetch(spec.typeUrl, call.request, callback),
       });
@@ -131,7 +131,7 @@ export class XdsServer {
   }
 
   private serve<Req, Res>(
-    call: Duplex<Req, Res>,
+    call: Duplex<Req, Buffer>,
     create: (options: StreamOptions<Res>) => AnyStream,
     fixedType: ResourceTypeUrl | undefined,
   ): void {

@@ -12,6 +12,8 @@ function codec(typeName: string): { encode: (value: object) => Buffer; decode: (
   const type = envoyType(typeName);
   return {
     encode: (value) => {
+      // Streams send responses encoded once and shared (response-encoding.ts): pass them through.
+      if (Buffer.isBuffer(value)) return value;
       const bytes = type.encode(type.fromObject(value)).finish();
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },

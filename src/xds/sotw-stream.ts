@@ -9,6 +9,7 @@
 import { CLUSTER, ENDPOINT, LISTENER, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import { versionOf, type EncodedResource, type Snapshot } from '../snapshot/snapshot.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './messages.js';
+import { sotwBody, withNonce } from './response-encoding.js';
 import { XdsStream, type TypeStateBase } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
 
@@ -50,13 +51,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse, S
     this.markSent(state, target.version, nonce);
     state.forceFresh = false;
     state.sent = new Map(target.resources.map((r) => [r.name, r]));
-    this.options.send({
-      version_info: target.version,
-      resources: target.resources.map((resource) => ({ type_url: typeUrl, value: resource.value })),
-      type_url: typeUrl,
-      nonce,
-      control_plane: { identifier: this.options.controlPlaneId },
-    });
+    this.options.send(withNonce(sotwBody(typeUrl, target.version, target.resources, this.options.controlPlaneId), nonce));
     if (typeUrl === CLUSTER) {
       const endpoints = this.types.get(ENDPOINT);
       if (endpoints) endpoints.forceFresh = true;

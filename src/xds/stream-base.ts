@@ -60,7 +60,8 @@ export interface StreamOptions<Response> {
   /** Per-type services serve one type; their requests may leave type_url empty. */
   readonly fixedType?: ResourceTypeUrl | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
-  readonly send: (response: Response) => void;
+  /** Sends an already-encoded response (see response-encoding.ts). */
+  readonly send: (response: Buffer) => void;
   readonly fail: (code: GrpcStatus, message: string) => void;
 }
 

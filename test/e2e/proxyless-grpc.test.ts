@@ -31,7 +31,8 @@ async function identityServer(name: string): Promise<{ port: number; stop: () =>
 function who(client: grpc.Client): Promise<string> {
   return new Promise((resolve, reject) => {
     const call = (client as unknown as Record<string, Function>).Who!.bind(client);
-    call(Buffer.alloc(0), { deadline: Date.now() + 2_000 }, (error: grpc.ServiceError | null, reply: Buffer) =>
+    // Generous: the first call waits for the xDS chain (LDS, RDS, CDS, EDS) on a loaded machine.
+    call(Buffer.alloc(0), { deadline: Date.now() + 10_000, waitForReady: true }, (error: grpc.ServiceError | null, reply: Buffer) =>
       error ? reject(error) : resolve(reply.toString()),
     );
   });

@@ -68,16 +68,43 @@ describe('MemoryRegistry', () => {
     expect(registry.get('a')).toBeUndefined();
   });
 
-  it('names the next moment time alone changes a verdict', () => {
+  it('names the next moment time alone changes a verdict, and reports each lease end once', () => {
     expect(registry.nextDeadline()).toBeUndefined();
+    const start = clock.now();
     registry.record(heartbeat({ id: 'a' }));
     clock.advance(4_000);
     registry.record(heartbeat({ id: 'b' }));
-    expect(registry.nextDeadline()).toBe(clock.now() - 4_000 + 10_001);
-    clock.advance(7_000); // a expired, b live
-    expect(registry.nextDeadline()).toBe(clock.now() - 7_000 + 10_001);
-    clock.advance(4_000); // both expired: next is a being forgotten
-    expect(registry.nextDeadline()).toBe(clock.now() - 15_000 + 10_001 + 300_000);
+    // a's lease ends 1 ms after 10 s; lease ends are noticed within one 25 ms bucket.
+    const first = registry.nextDeadline()!;
+    expect(first).toBeGreaterThanOrEqual(start + 10_001);
+    expect(first).toBeLessThan(start + 10_001 + 25);
+    clock.ms = first;
+    expect(registry.takeExpired(clock.now())).toEqual(['a']);
+    expect(registry.takeExpired(clock.now())).toEqual([]);
+    // b renews: its planned lease end passes without it expiring.
+    clock.ms = start + 12_000;
+    registry.record(heartbeat({ id: 'b' }));
+    clock.ms = start + 14_100;
+    expect(registry.takeExpired(clock.now())).toEqual([]);
+    clock.ms = start + 22_100;
+    expect(registry.takeExpired(clock.now())).toEqual(['b']);
+    // With both expired, what is left is forgetting a after the retention.
+    expect(registry.nextDeadline()).toBe(start + 10_000 + 300_000 + 1);
+  });
+
+  it('journals the ids whose routing changed, and keeps shard membership', () => {
+    registry.record(heartbeat({ id: 'a', shard: 'shard0' }));
+    registry.record(heartbeat({ id: 'b', shard: 'shard0' }));
+    expect([...registry.takeChanges()].sort()).toEqual(['a', 'b']);
+    registry.record(heartbeat({ id: 'a', shard: 'shard0', labels: { x: '1' } }));
+    expect([...registry.takeChanges()]).toEqual([]);
+    registry.record(heartbeat({ id: 'a', shard: 'shard1' }));
+    expect([...registry.takeChanges()]).toEqual(['a']);
+    expect(registry.shardMembers('default', 'shard0').map((n) => n.id)).toEqual(['b']);
+    expect(registry.shardMembers('default', 'shard1').map((n) => n.id)).toEqual(['a']);
+    registry.forget('b');
+    expect([...registry.takeChanges()]).toEqual(['b']);
+    expect(registry.shardMembers('default', 'shard0')).toEqual([]);
   });
 
   it('forgets a node at once on operator request', () => {

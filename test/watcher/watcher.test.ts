@@ -58,7 +58,7 @@ describe('Watcher', () => {
     // A change every 10 ms (inside the 20 ms quiet window) for 250 ms: still published every <= 100 ms.
     const started = Date.now();
     for (let i = 0; Date.now() - started < 250; i++) {
-      registry.record(heartbeat({ id: 'flapper', address: '10.0.1.1:9000', status: i % 2 ? 'draining' : 'active' }));
+      registry.record(heartbeat({ id: 'flapper', address: `10.0.1.${(i % 250) + 1}:9000` })); // every state new, so every flush publishes
       await sleep(10);
     }
     expect(published.length).toBeGreaterThanOrEqual(2 + 2);
