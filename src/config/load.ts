@@ -185,7 +185,8 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   }
 
   const groupAt = new Map<string, number>();
-  const allClusters: string[] = [];
+  // A Set: with thousands of shards, a list's includes() made loading quadratic.
+  const allClusters = new Set<string>();
   const groups: GroupConfig[] = file.groups.map((group, gi) => {
     const firstGroup = groupAt.get(group.name);
     if (firstGroup !== undefined) {
@@ -196,14 +197,20 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     const shardAt = new Map<string, number>();
     const clusterAt = new Map<string, readonly PathSegment[]>();
     // Every port this group's Envoy binds, to find two listeners on one address.
-    const claims: { host: string; first: number; last: number; what: string }[] = [];
+    // Indexed by port: a group of thousands of shards must not cost a comparison per pair.
+    type Claim = { host: string; first: number; last: number; what: string };
+    const claimsByPort = new Map<number, Claim[]>();
     const claim = (path: PathSegment[], host: string, first: number, last: number, what: string) => {
-      const clash = claims.find((c) => c.first <= last && first <= c.last && hostsOverlap(c.host, host.toLowerCase()));
-      if (clash) {
-        const port = Math.max(first, clash.first);
-        fail(path, `${what} on ${host}:${port} collides with ${clash.what} on ${clash.host}:${port} in group "${group.name}"`);
+      const mine: Claim = { host: host.toLowerCase(), first, last, what };
+      for (let port = first; port <= last; port++) {
+        const clash = claimsByPort.get(port)?.find((c) => hostsOverlap(c.host, mine.host));
+        if (clash) fail(path, `${what} on ${host}:${port} collides with ${clash.what} on ${clash.host}:${port} in group "${group.name}"`);
       }
-      claims.push({ host: host.toLowerCase(), first, last, what });
+      for (let port = first; port <= last; port++) {
+        const list = claimsByPort.get(port);
+        if (list) list.push(mine);
+        else claimsByPort.set(port, [mine]);
+      }
     };
     const groupPath = (...rest: PathSegment[]): PathSegment[] => ['groups', gi, ...rest];
 
@@ -226,7 +233,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
           fail(at('clusters', ci), `duplicate cluster "${cluster}" in group "${group.name}" (already listed at ${keyPathOf(first)})`);
         }
         clusterAt.set(cluster, at('clusters', ci));
-        if (!allClusters.includes(cluster)) allClusters.push(cluster);
+        allClusters.add(cluster);
       });
 
       if (shard.listen === undefined) {
@@ -261,8 +268,8 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
   const clusters: Record<string, ClusterSettings> = {};
   for (const name of allClusters) clusters[name] = { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS };
   for (const [name, settings] of Object.entries(file.clusters ?? {})) {
-    if (!allClusters.includes(name)) {
-      const known = allClusters.length > 0 ? `; the shards list ${allClusters.join(', ')}` : '';
+    if (!allClusters.has(name)) {
+      const known = allClusters.size > 0 ? `; the shards list ${[...allClusters].join(', ')}` : '';
       fail(['clusters', name], `unknown cluster "${name}": no shard lists it${known}`);
     }
     if (settings.connectTimeout !== undefined) {
