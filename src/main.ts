@@ -142,12 +142,21 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
 
   watcher.start();
   saver?.start();
-  const warmupTimer = following ? undefined : setTimeout(() => watcher.rebuild(), Math.max(0, publishFromMs - clock.now()));
-  warmupTimer?.unref();
+  let warmupTimer: NodeJS.Timeout | undefined;
+  const openGate = () => {
+    // A timer may fire a millisecond before the clock reaches its time: wait until the gate is open.
+    if (!watcher.isWarm()) warmupTimer = setTimeout(openGate, 5);
+    else watcher.rebuild();
+    warmupTimer?.unref();
+  };
+  if (!following) {
+    warmupTimer = setTimeout(openGate, Math.max(0, publishFromMs - clock.now()));
+    warmupTimer.unref();
+  }
   if (registry instanceof MirrorRegistry) {
     poller = new RemotePoller({
       addresses: config.registry.remote,
-      databases: [...new Set(config.groups.map((g) => g.database))],
+      databases: () => [...new Set(current.groups.map((g) => g.database))],
       intervalMs: config.registry.pollIntervalSeconds * 1000,
       mirror: registry,
       logger: logger.child({ component: 'follower' }),
@@ -176,7 +185,10 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     app,
     reload: (next) => {
       const reconciled = reconcile(current, next);
+      const removed = current.groups.map((g) => g.name).filter((name) => !reconciled.config.groups.some((g) => g.name === name));
       current = reconciled.config;
+      // Envoys of a group that is gone are told so, as at connect time, and go elsewhere.
+      xds.closeGroups(removed);
       if (registry instanceof MirrorRegistry) registry.reconfigure(portPools(current), current.registry.portReuseSeconds);
       else registry.reconfigure({ ...current.registry, portPools: portPools(current) });
       expiryGuard.reconfigure(current.registry.selfPreservation, current.registry.leaseSeconds * 1000);

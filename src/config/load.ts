@@ -311,6 +311,15 @@ function reachability(
     const key = group.bootstrapListener !== undefined ? 'bootstrapListener' : 'nodeListeners';
     fail(at(key), 'a proxyless group gets no TCP listeners; reach nodes from another network through an Envoy group');
   }
+  if (group.bootstrapListener !== undefined || group.nodeListeners !== undefined) {
+    // The bootstrap pair is named "bootstrap" and each node's pair "node-<id>": a shard's listener
+    // or cluster of such a name would be silently replaced.
+    (group.shards ?? []).forEach((shard, si) => {
+      if (shard.name === 'bootstrap' || shard.name.startsWith('node-')) {
+        fail(at('shards', si, 'name'), `"${shard.name}" is reserved in a group with nodeListeners or a bootstrapListener ("bootstrap" and "node-<id>" name their listeners and clusters)`);
+      }
+    });
+  }
   let bootstrapListener: HostPort | undefined;
   if (group.bootstrapListener !== undefined) {
     bootstrapListener = listenAt(at('bootstrapListener'), group.bootstrapListener, false);

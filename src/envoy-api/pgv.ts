@@ -4,7 +4,7 @@
  * resource. There is no Envoy binary here, so this is how shardvoy proves its resources would load.
  *
  * Rules are read by reflection from the protobufjs Root (field `parsedOptions`), so nothing is
- * generated. Semantics follow PGV's generated validators:
+ * generated ahead of time. Semantics follow PGV's generated validators:
  *  - scalar rules apply to the value even when it is the proto3 default, except for members of a
  *    oneof (or proto3 `optional`) that is not set, and for `ignore_empty` rule sets on empty values;
  *  - `required` rules on message fields fire only when the field is unset; every other rule on a
@@ -19,6 +19,12 @@
  * `\x..` and octal escapes from option strings (a `bytes` rule written with escaped bytes sees
  * mangled bytes; the Envoy protos have none), and it cannot parse lists of messages in options
  * (`in: [{seconds: 1}]`), so such a proto fails to load rather than mis-validates.
+ *
+ * Speed: the first time a message type is met, its fields' rules are compiled into closures (rule
+ * literals converted, messages formatted) and the type gets a generated walker, both cached per
+ * protobufjs Type; a Root is therefore expected not to change once it has been validated against.
+ * In a decoded message, sub-trees that reach no rule and no Any are not descended at all, and
+ * paths are spelled out only for a violation.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import protobuf from 'protobufjs';
@@ -386,24 +392,37 @@ const bigintOrder = (fmt: (v: bigint) => string, conv: (r: unknown) => bigint): 
   conv,
 });
 
+const floatOrder = numberOrder(true);
+const doubleOrder = numberOrder(false);
 const longOrder = bigintOrder(String, (r) => toBigInt(r, false) ?? 0n);
 const durationOrder = bigintOrder(formatDuration, toNanos);
 const timestampOrder = bigintOrder(formatTimestamp, toNanos);
+
+interface Bound<T> {
+  key: string;
+  val: T;
+  excl: boolean;
+}
+
+function bounds<T>(r: Rules, o: Order<T>): { hi: Bound<T> | undefined; lo: Bound<T> | undefined } {
+  const bound = (k: string): T | undefined => (has(r, k) ? o.conv(r[k]) : undefined);
+  const lt = bound('lt');
+  const lte = bound('lte');
+  const gt = bound('gt');
+  const gte = bound('gte');
+  const hi = lt !== undefined ? { key: 'lt', val: lt, excl: true } : lte !== undefined ? { key: 'lte', val: lte, excl: false } : undefined;
+  const lo = gt !== undefined ? { key: 'gt', val: gt, excl: true } : gte !== undefined ? { key: 'gte', val: gte, excl: false } : undefined;
+  return { hi, lo };
+}
 
 /**
  * lt/lte/gt/gte as PGV generates them: with both bounds, lower < upper means "inside the range",
  * otherwise the range is reversed and the value must lie outside it.
  */
 function rangeFailure<T>(v: T, r: Rules, o: Order<T>): { rule: string; message: string } | undefined {
-  const bound = (k: string): T | undefined => (has(r, k) ? o.conv(r[k]) : undefined);
-  const lt = bound('lt');
-  const lte = bound('lte');
-  const gt = bound('gt');
-  const gte = bound('gte');
+  const { hi, lo } = bounds(r, o);
   const below = (x: T, strict: boolean): boolean => (strict ? o.cmp(v, x) < 0 : o.cmp(v, x) <= 0);
   const above = (x: T, strict: boolean): boolean => (strict ? o.cmp(v, x) > 0 : o.cmp(v, x) >= 0);
-  const hi = lt !== undefined ? { key: 'lt', val: lt, excl: true } : lte !== undefined ? { key: 'lte', val: lte, excl: false } : undefined;
-  const lo = gt !== undefined ? { key: 'gt', val: gt, excl: true } : gte !== undefined ? { key: 'gte', val: gte, excl: false } : undefined;
   if (hi && lo) {
     const open = lo.excl ? '(' : '[';
     const close = hi.excl ? ')' : ']';
@@ -432,11 +451,393 @@ function rangeFailure<T>(v: T, r: Rules, o: Order<T>): { rule: string; message: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The walker
+// Compiled checks
+//
+// Each field's rules are turned once into a closure with every rule literal already converted
+// (and every message that does not depend on the value already formatted), kept in its type's
+// plan. A check reports through the Validator, which knows the path.
 
-function join(path: string, name: string): string {
-  return path ? `${path}.${name}` : name;
+type Check = (value: unknown, v: Validator) => void;
+type TypedCheck<T> = (value: T, v: Validator) => void;
+
+const NOOP: Check = () => {};
+const EMPTY: readonly unknown[] = Object.freeze([]);
+
+function sequence<T>(checks: TypedCheck<T>[]): TypedCheck<T> | null {
+  if (checks.length === 0) return null;
+  if (checks.length === 1) return checks[0]!;
+  return (value, v) => {
+    for (const check of checks) check(value, v);
+  };
 }
+
+function includesBy<T>(items: readonly T[], value: T, o: Order<T>): boolean {
+  for (const item of items) if (o.cmp(value, item) === 0) return true;
+  return false;
+}
+
+/** The uncompiled form of `compileOrdered`, for rule literals whose conversion throws (it then throws where it always did). */
+function orderedInterp<T>(x: T, r: Rules, o: Order<T>, kind: string, v: Validator): void {
+  if (has(r, 'const') && o.cmp(x, o.conv(r.const)) !== 0) v.fail(`${kind}.const`, `must equal ${o.fmt(o.conv(r.const))}`);
+  const range = rangeFailure(x, r, o);
+  if (range) v.fail(`${kind}.${range.rule}`, range.message);
+  const inList = list(r.in).map(o.conv);
+  if (inList.length && !inList.some((y) => o.cmp(x, y) === 0)) {
+    v.fail(`${kind}.in`, `must be in list [${inList.map(o.fmt).join(', ')}]`);
+  }
+  const notIn = list(r.not_in).map(o.conv);
+  if (notIn.some((y) => o.cmp(x, y) === 0)) v.fail(`${kind}.not_in`, `must not be in list [${notIn.map(o.fmt).join(', ')}]`);
+}
+
+/** const, the lt/lte/gt/gte range (see `rangeFailure`), in and not_in, for one ordered kind. */
+function compileOrdered<T>(r: Rules, o: Order<T>, kind: string): TypedCheck<T> | null {
+  let hasConst: boolean;
+  let constant: T | undefined;
+  let range: TypedCheck<T> | null;
+  let inList: T[];
+  let notIn: T[];
+  try {
+    hasConst = has(r, 'const');
+    constant = hasConst ? o.conv(r.const) : undefined;
+    range = compileRange(r, o, kind);
+    inList = list(r.in).map(o.conv);
+    notIn = list(r.not_in).map(o.conv);
+  } catch {
+    return (x, v) => orderedInterp(x, r, o, kind, v);
+  }
+  if (!hasConst && !range && inList.length === 0 && notIn.length === 0) return null;
+  const c = constant as T;
+  return (x, v) => {
+    if (hasConst && o.cmp(x, c) !== 0) v.fail(`${kind}.const`, `must equal ${o.fmt(c)}`);
+    if (range !== null) range(x, v);
+    if (inList.length > 0 && !includesBy(inList, x, o)) v.fail(`${kind}.in`, `must be in list [${inList.map(o.fmt).join(', ')}]`);
+    if (notIn.length > 0 && includesBy(notIn, x, o)) v.fail(`${kind}.not_in`, `must not be in list [${notIn.map(o.fmt).join(', ')}]`);
+  };
+}
+
+/** `rangeFailure` with the bounds resolved up front. */
+function compileRange<T>(r: Rules, o: Order<T>, kind: string): TypedCheck<T> | null {
+  const { hi, lo } = bounds(r, o);
+  // strict ? v < x : v <= x, and the mirror image; NaN compares false both ways.
+  const below = (x: T, b: T, strict: boolean): boolean => (strict ? o.cmp(x, b) < 0 : o.cmp(x, b) <= 0);
+  const above = (x: T, b: T, strict: boolean): boolean => (strict ? o.cmp(x, b) > 0 : o.cmp(x, b) >= 0);
+  if (hi && lo) {
+    if (o.cmp(hi.val, lo.val) > 0) {
+      const inside = (): string => `must be inside range ${lo.excl ? '(' : '['}${o.fmt(lo.val)}, ${o.fmt(hi.val)}${hi.excl ? ')' : ']'}`;
+      const loRule = `${kind}.${lo.key}`;
+      const hiRule = `${kind}.${hi.key}`;
+      return (x, v) => {
+        if (below(x, lo.val, !lo.excl)) v.fail(loRule, inside());
+        else if (above(x, hi.val, !hi.excl)) v.fail(hiRule, inside());
+      };
+    }
+    const rule = `${kind}.${lo.key}_${hi.key}`;
+    return (x, v) => {
+      if (above(x, hi.val, !hi.excl) && below(x, lo.val, !lo.excl)) {
+        v.fail(rule, `must be outside range ${hi.excl ? '[' : '('}${o.fmt(hi.val)}, ${o.fmt(lo.val)}${lo.excl ? ']' : ')'}`);
+      }
+    };
+  }
+  if (hi) {
+    const rule = `${kind}.${hi.key}`;
+    return (x, v) => {
+      if (above(x, hi.val, !hi.excl)) v.fail(rule, `must be less than ${hi.excl ? '' : 'or equal to '}${o.fmt(hi.val)}`);
+    };
+  }
+  if (lo) {
+    const rule = `${kind}.${lo.key}`;
+    return (x, v) => {
+      if (below(x, lo.val, !lo.excl)) v.fail(rule, `must be greater than ${lo.excl ? '' : 'or equal to '}${o.fmt(lo.val)}`);
+    };
+  }
+  return null;
+}
+
+function compileNumber(kind: string, protoType: string, r: Rules): Check {
+  const ignoreEmpty = r.ignore_empty === true;
+  if (LONG_KINDS.has(kind) || LONG_KINDS.has(protoType)) {
+    const unsigned = UNSIGNED_LONG_KINDS.has(protoType) || UNSIGNED_LONG_KINDS.has(kind);
+    const ordered = compileOrdered(r, longOrder, kind);
+    const typeRule = `${kind}.type`;
+    return (raw, v) => {
+      const value = toBigInt(raw, unsigned);
+      if (value === undefined) return v.fail(typeRule, `is not an integer: ${String(raw)}`);
+      if (ignoreEmpty && value === 0n) return;
+      if (ordered !== null) ordered(value, v);
+    };
+  }
+  const round = kind === 'float';
+  const ordered = compileOrdered(r, round ? floatOrder : doubleOrder, kind);
+  return (raw, v) => {
+    const value = round ? Math.fround(toNumber(raw)) : toNumber(raw);
+    if (ignoreEmpty && value === 0) return;
+    if (ordered !== null) ordered(value, v);
+  };
+}
+
+function compileBool(r: Rules): Check | null {
+  if (!has(r, 'const')) return null;
+  const expected = r.const === true;
+  const message = `must equal ${String(expected)}`;
+  return (raw, v) => {
+    if ((raw === true || raw === 'true') !== expected) v.fail('bool.const', message);
+  };
+}
+
+function compileEnum(enumType: protobuf.Enum | null, r: Rules): Check {
+  const hasConst = has(r, 'const');
+  const constant = toNumber(r.const);
+  const definedOnly = r.defined_only === true && enumType !== null;
+  const inList = list(r.in).map(toNumber);
+  const notIn = list(r.not_in).map(toNumber);
+  return (raw, v) => {
+    const x = (typeof raw === 'string' && enumType ? (enumType.values[raw] ?? Number.NaN) : toNumber(raw)) as number;
+    if (hasConst && x !== constant) v.fail('enum.const', `must equal ${constant}`);
+    if (definedOnly && enumType!.valuesById[x] === undefined) {
+      v.fail('enum.defined_only', `${x} is not a defined value of ${enumType!.fullName.slice(1)}`);
+    }
+    if (inList.length && !inList.includes(x)) v.fail('enum.in', `must be in list [${inList.join(', ')}]`);
+    if (notIn.length && notIn.includes(x)) v.fail('enum.not_in', `must not be in list [${notIn.join(', ')}]`);
+  };
+}
+
+/** `[...s].length` (PGV counts Unicode code points, not UTF-16 units) without building the array. */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+const STRING_FORMATS: [string, (s: string) => boolean, string][] = [
+  ['email', isEmail, 'a valid email address'],
+  ['hostname', isHostname, 'a valid hostname'],
+  ['ip', isIp, 'a valid IP address'],
+  ['ipv4', isIp4, 'a valid IPv4 address'],
+  ['ipv6', isIp6, 'a valid IPv6 address'],
+  ['uri', (s) => isUri(s, true), 'a valid absolute URI'],
+  ['uri_ref', (s) => isUri(s, false), 'a valid URI reference'],
+  ['address', (s) => isHostname(s) || isIp(s), 'a valid hostname or IP address'],
+  ['uuid', (s) => UUID_RE.test(s), 'a valid UUID'],
+];
+
+function compileString(r: Rules): TypedCheck<string> {
+  const ignoreEmpty = r.ignore_empty === true;
+  const n = (k: string): number => toNumber(r[k]);
+  const checks: TypedCheck<string>[] = [];
+  const add = (rule: string, message: string, fails: (s: string) => boolean): void => {
+    const name = `string.${rule}`;
+    checks.push((s, v) => {
+      if (fails(s)) v.fail(name, message);
+    });
+  };
+  const hasLen = has(r, 'len') || has(r, 'min_len') || has(r, 'max_len');
+  if (has(r, 'const')) {
+    const c = String(r.const);
+    add('const', `must equal ${JSON.stringify(c)}`, (s) => s !== c);
+  }
+  // Code points are counted once per value, and only when a length rule needs them.
+  if (hasLen) {
+    const len = has(r, 'len') ? n('len') : undefined;
+    const min = has(r, 'min_len') ? n('min_len') : undefined;
+    const max = has(r, 'max_len') ? n('max_len') : undefined;
+    const lenMessage = `must be exactly ${len} character(s)`;
+    const minMessage = `must be at least ${min} character(s)`;
+    const maxMessage = `must be at most ${max} character(s)`;
+    checks.push((s, v) => {
+      const chars = codePoints(s);
+      if (len !== undefined && chars !== len) v.fail('string.len', lenMessage);
+      if (min !== undefined && chars < min) v.fail('string.min_len', minMessage);
+      if (max !== undefined && chars > max) v.fail('string.max_len', maxMessage);
+    });
+  }
+  if (has(r, 'len_bytes') || has(r, 'min_bytes') || has(r, 'max_bytes')) {
+    const len = has(r, 'len_bytes') ? n('len_bytes') : undefined;
+    const min = has(r, 'min_bytes') ? n('min_bytes') : undefined;
+    const max = has(r, 'max_bytes') ? n('max_bytes') : undefined;
+    checks.push((s, v) => {
+      const bytes = Buffer.byteLength(s, 'utf8');
+      if (len !== undefined && bytes !== len) v.fail('string.len_bytes', `must be exactly ${len} byte(s)`);
+      if (min !== undefined && bytes < min) v.fail('string.min_bytes', `must be at least ${min} byte(s)`);
+      if (max !== undefined && bytes > max) v.fail('string.max_bytes', `must be at most ${max} byte(s)`);
+    });
+  }
+  if (has(r, 'pattern')) {
+    const source = String(r.pattern);
+    let re: RegExp | undefined; // compiled on first use, so a bad pattern throws only where it always did
+    add('pattern', `does not match regex pattern ${JSON.stringify(r.pattern)}`, (s) => !(re ??= compileRe2(source)).test(s));
+  }
+  if (has(r, 'prefix')) {
+    const prefix = String(r.prefix);
+    add('prefix', `must start with ${JSON.stringify(r.prefix)}`, (s) => !s.startsWith(prefix));
+  }
+  if (has(r, 'suffix')) {
+    const suffix = String(r.suffix);
+    add('suffix', `must end with ${JSON.stringify(r.suffix)}`, (s) => !s.endsWith(suffix));
+  }
+  if (has(r, 'contains')) {
+    const contains = String(r.contains);
+    add('contains', `must contain ${JSON.stringify(r.contains)}`, (s) => !s.includes(contains));
+  }
+  if (has(r, 'not_contains')) {
+    const notContains = String(r.not_contains);
+    add('not_contains', `must not contain ${JSON.stringify(r.not_contains)}`, (s) => s.includes(notContains));
+  }
+  const inList = list(r.in).map(String);
+  if (inList.length) add('in', `must be in list ${JSON.stringify(inList)}`, (s) => !inList.includes(s));
+  const notIn = list(r.not_in).map(String);
+  if (notIn.length) add('not_in', `must not be in list ${JSON.stringify(notIn)}`, (s) => notIn.includes(s));
+  for (const [rule, check, what] of STRING_FORMATS) if (r[rule] === true) add(rule, `must be ${what}`, (s) => !check(s));
+  if (has(r, 'well_known_regex')) {
+    const which = r.well_known_regex;
+    const strict = r.strict !== false; // validate.proto: [default = true]
+    const isName = which === 'HTTP_HEADER_NAME' || which === 1;
+    const isValue = which === 'HTTP_HEADER_VALUE' || which === 2;
+    if (isName || isValue) {
+      const re = !strict ? HEADER_LOOSE_RE : isName ? HEADER_NAME_RE : HEADER_VALUE_RE;
+      add('well_known_regex', `must be a valid HTTP header ${isName ? 'name' : 'value'}${strict ? '' : ' (no NUL, CR or LF)'}`, (s) => !re.test(s));
+    }
+  }
+  const all = sequence(checks) ?? NOOP;
+  return ignoreEmpty ? (s, v) => s !== '' && all(s, v) : all;
+}
+
+function compileBytes(r: Rules): TypedCheck<Uint8Array> {
+  const ignoreEmpty = r.ignore_empty === true;
+  const n = (k: string): number => toNumber(r[k]);
+  const checks: ((b: Uint8Array, buf: Buffer, v: Validator) => void)[] = [];
+  const add = (rule: string, message: string, fails: (b: Uint8Array, buf: Buffer) => boolean): void => {
+    const name = `bytes.${rule}`;
+    checks.push((b, buf, v) => {
+      if (fails(b, buf)) v.fail(name, message);
+    });
+  };
+  if (has(r, 'const')) {
+    const c = ruleBytes(r.const);
+    add('const', `must equal ${formatBytes(c)}`, (b) => !bytesEqual(b, c));
+  }
+  if (has(r, 'len')) add('len', `must be exactly ${n('len')} byte(s)`, (b) => b.length !== n('len'));
+  if (has(r, 'min_len')) add('min_len', `must be at least ${n('min_len')} byte(s)`, (b) => b.length < n('min_len'));
+  if (has(r, 'max_len')) add('max_len', `must be at most ${n('max_len')} byte(s)`, (b) => b.length > n('max_len'));
+  if (has(r, 'pattern')) {
+    // RE2 matches bytes as UTF-8 text; invalid sequences become U+FFFD and so rarely match.
+    const source = String(r.pattern);
+    let re: RegExp | undefined;
+    add('pattern', `does not match regex pattern ${JSON.stringify(r.pattern)}`, (_b, buf) => !(re ??= compileRe2(source)).test(buf.toString('utf8')));
+  }
+  if (has(r, 'prefix')) {
+    const prefix = ruleBytes(r.prefix);
+    add('prefix', `must start with ${formatBytes(prefix)}`, (_b, buf) => !buf.subarray(0, prefix.length).equals(prefix));
+  }
+  if (has(r, 'suffix')) {
+    const suffix = ruleBytes(r.suffix);
+    add('suffix', `must end with ${formatBytes(suffix)}`, (b, buf) => suffix.length > b.length || !buf.subarray(b.length - suffix.length).equals(suffix));
+  }
+  if (has(r, 'contains')) {
+    const contains = ruleBytes(r.contains);
+    add('contains', `must contain ${formatBytes(contains)}`, (_b, buf) => buf.indexOf(contains) < 0);
+  }
+  const inList = list(r.in).map(ruleBytes);
+  if (inList.length) add('in', `must be in list [${inList.map(formatBytes).join(', ')}]`, (b) => !inList.some((x) => bytesEqual(b, x)));
+  const notIn = list(r.not_in).map(ruleBytes);
+  if (notIn.length) add('not_in', `must not be in list [${notIn.map(formatBytes).join(', ')}]`, (b) => notIn.some((x) => bytesEqual(b, x)));
+  if (r.ip === true) add('ip', 'must be a valid IP address (4 or 16 bytes)', (b) => b.length !== 4 && b.length !== 16);
+  if (r.ipv4 === true) add('ipv4', 'must be a valid IPv4 address (4 bytes)', (b) => b.length !== 4);
+  if (r.ipv6 === true) add('ipv6', 'must be a valid IPv6 address (16 bytes)', (b) => b.length !== 16);
+  return (b, v) => {
+    if (ignoreEmpty && b.length === 0) return;
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    for (const check of checks) check(b, buf, v);
+  };
+}
+
+/** Scalar and enum values (also the payload of a wrapper): one check per rule kind present, in the rules' order. */
+function compileScalar(protoType: string, enumType: protobuf.Enum | null, rules: Rules | undefined): Check | null {
+  if (!rules) return null;
+  const checks: Check[] = [];
+  for (const [kind, r] of Object.entries(rules)) {
+    if (!isRules(r)) continue;
+    if (NUMERIC_KINDS.has(kind)) checks.push(compileNumber(kind, protoType, r));
+    else if (kind === 'string') {
+      const check = compileString(r);
+      checks.push((raw, v) => check(typeof raw === 'string' ? raw : String(raw ?? ''), v));
+    } else if (kind === 'bytes') {
+      const check = compileBytes(r);
+      checks.push((raw, v) => check(toBytes(raw), v));
+    } else if (kind === 'bool') {
+      const check = compileBool(r);
+      if (check) checks.push(check);
+    } else if (kind === 'enum') checks.push(compileEnum(enumType, r));
+  }
+  return sequence(checks);
+}
+
+function timestampInterp(x: bigint, r: Rules, v: Validator): void {
+  orderedInterp(x, r, timestampOrder, 'timestamp', v);
+  const now = v.nowNanos();
+  const within = has(r, 'within') ? toNanos(r.within) : undefined;
+  const fmtWithin = within === undefined ? '' : ` within ${formatDuration(within)}`;
+  if (r.lt_now === true) {
+    if (x >= now || (within !== undefined && x < now - within)) v.fail('timestamp.lt_now', `must be before now${fmtWithin}`);
+  } else if (r.gt_now === true) {
+    if (x <= now || (within !== undefined && x > now + within)) v.fail('timestamp.gt_now', `must be after now${fmtWithin}`);
+  } else if (within !== undefined && (x < now - within || x > now + within)) {
+    v.fail('timestamp.within', `must be${fmtWithin} of now`);
+  }
+}
+
+function compileTimestamp(r: Rules): TypedCheck<bigint> | null {
+  const ordered = compileOrdered(r, timestampOrder, 'timestamp');
+  let within: bigint | undefined;
+  try {
+    within = has(r, 'within') ? toNanos(r.within) : undefined;
+  } catch {
+    return (x, v) => timestampInterp(x, r, v);
+  }
+  const ltNow = r.lt_now === true;
+  const gtNow = r.gt_now === true;
+  if (!ltNow && !gtNow && within === undefined) return ordered;
+  const fmtWithin = within === undefined ? '' : ` within ${formatDuration(within)}`;
+  return (x, v) => {
+    if (ordered !== null) ordered(x, v);
+    const now = v.nowNanos();
+    if (ltNow) {
+      if (x >= now || (within !== undefined && x < now - within)) v.fail('timestamp.lt_now', `must be before now${fmtWithin}`);
+    } else if (gtNow) {
+      if (x <= now || (within !== undefined && x > now + within)) v.fail('timestamp.gt_now', `must be after now${fmtWithin}`);
+    } else if (within !== undefined && (x < now - within || x > now + within)) {
+      v.fail('timestamp.within', `must be${fmtWithin} of now`);
+    }
+  };
+}
+
+function compileAnyRules(r: Rules | undefined): TypedCheck<Record<string, unknown>> | null {
+  if (!r) return null;
+  const inList = list(r.in).map(String);
+  const notIn = list(r.not_in).map(String);
+  if (inList.length === 0 && notIn.length === 0) return null;
+  return (any, v) => {
+    const url = String(any.type_url ?? '');
+    if (inList.length && !inList.includes(url)) v.fail('any.in', `type URL must be in list ${JSON.stringify(inList)}`);
+    if (notIn.includes(url)) v.fail('any.not_in', `type URL must not be in list ${JSON.stringify(notIn)}`);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-type plans
+
+const ANY = '.google.protobuf.Any';
+const DURATION = '.google.protobuf.Duration';
+const TIMESTAMP = '.google.protobuf.Timestamp';
+const REQUIRED_KINDS = ['message', 'any', 'duration', 'timestamp'];
 
 /** Short label for an Any payload in paths: from the package segment before the version on. */
 function anyLabel(type: protobuf.Type): string {
@@ -445,346 +846,505 @@ function anyLabel(type: protobuf.Type): string {
   return version > 0 ? parts.slice(version - 1).join('.') : parts.join('.');
 }
 
-function hasOwn(obj: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(obj, key);
+interface FieldPlan {
+  readonly field: protobuf.Field;
+  /** For a oneof member: the members after it. It is the set one when it is set and none of those is (protobufjs keeps only set members as own properties). */
+  readonly later: readonly string[] | null;
+  /** A singular field's check takes the value (the field default when unset); a repeated or map field's takes the property as it is. */
+  readonly check: Check;
+  readonly singular: boolean;
+  /** A singular message field without `required` rules: unset, it cannot report anything. */
+  readonly skipUnset: boolean;
+  /** Whether it can report in a decoded message: it has rules, or leads to rules or an Any. */
+  readonly decoded: boolean;
 }
 
-/** Which member of a oneof is set; protobufjs keeps only set members as own properties. */
-function oneofCase(obj: Record<string, unknown>, oneof: protobuf.OneOf): string | undefined {
-  let found: string | undefined;
-  for (const name of oneof.oneof) {
-    if (hasOwn(obj, name) && obj[name] !== undefined && obj[name] !== null) found = name;
+type Walker = (msg: Record<string, unknown>, v: Validator) => void;
+
+interface TypePlan {
+  /** Walks a message protobufjs decoded: only the fields that can report there. */
+  readonly walkDecoded: Walker;
+  /** Walks any message: also every other message-typed field, since a caller's object may hold values `fromObject` rejects. */
+  readonly walkAll: Walker;
+}
+
+interface TypeInfo {
+  plan?: TypePlan;
+  /** Checks a value of this type that no field rule applies to: a top-level message or an Any payload. */
+  bare?: Check;
+  /** Whether a decoded message of this type can break any rule: rules here or below, or an Any below. */
+  reaches?: boolean;
+}
+
+const typeInfos = new WeakMap<protobuf.Type, TypeInfo>();
+
+function infoOf(type: protobuf.Type): TypeInfo {
+  let info = typeInfos.get(type);
+  if (!info) typeInfos.set(type, (info = {}));
+  return info;
+}
+
+function isSpecial(name: string): boolean {
+  return name === DURATION || name === TIMESTAMP || WRAPPERS.has(name);
+}
+
+/**
+ * Whether anything reachable from `type` through message fields (its own fields included) has a
+ * rule or is an Any (whose payload is decoded and checked). Durations, timestamps and wrappers
+ * take their rules from the field that holds them, and disabled types are not descended, so they
+ * end the search. A search that finds nothing proves every type it visited clean too.
+ */
+function reachesRules(type: protobuf.Type): boolean {
+  const info = infoOf(type);
+  if (info.reaches !== undefined) return info.reaches;
+  const visited = new Set<protobuf.Type>([type]);
+  const queue = [type];
+  let found = false;
+  search: for (let i = 0; i < queue.length; i++) {
+    const t = queue[i]!;
+    const name = t.fullName;
+    if (name === ANY) {
+      found = true;
+      break;
+    }
+    if (isSpecial(name) || isDisabled(t)) continue;
+    if (t.oneofsArray.some(isOneofRequired)) {
+      found = true;
+      break;
+    }
+    for (const field of t.fieldsArray) {
+      if (fieldRules(field) !== undefined) {
+        found = true;
+        break search;
+      }
+      try {
+        field.resolve();
+      } catch {
+        found = true; // it will throw where it always did
+        break search;
+      }
+      const child = field.resolvedType;
+      if (child instanceof protobuf.Type && !visited.has(child)) {
+        visited.add(child);
+        queue.push(child);
+      }
+    }
   }
+  if (found) info.reaches = true;
+  else for (const t of visited) infoOf(t).reaches = false;
   return found;
 }
 
-class Validator {
-  readonly out: RuleViolation[] = [];
-  private readonly types = new Map<string, protobuf.Type | null>();
-  private readonly nowNanos = BigInt(Date.now()) * 1_000_000n;
-
-  constructor(private readonly root: protobuf.Root) {}
-
-  private fail(path: string, rule: string, message: string): void {
-    this.out.push({ path, rule, message });
+/** A message-typed value as an instance of `type` (converting a caller's plain object), or undefined after reporting why not. */
+function asMessage(type: protobuf.Type, value: unknown, notA: string, v: Validator): Record<string, unknown> | undefined {
+  // The decoder builds every sub-message with `new type.ctor`, so what it produced needs no test.
+  if (v.decoded || value instanceof type.ctor) return value as Record<string, unknown>;
+  try {
+    return type.fromObject(value as Record<string, unknown>) as unknown as Record<string, unknown>;
+  } catch (err) {
+    v.fail('type', `${notA}${(err as Error).message}`);
+    return undefined;
   }
+}
 
-  /** A message-typed value: a field, a repeated element, a map value or the top-level message. */
-  messageValue(type: protobuf.Type, value: unknown, rules: Rules | undefined, path: string): void {
-    const name = type.fullName;
-    if (value === undefined || value === null) {
-      for (const kind of ['message', 'any', 'duration', 'timestamp']) {
-        if (sub(rules, kind)?.required === true) this.fail(path, `${kind}.required`, 'is required');
+function hasRequired(rules: Rules | undefined): boolean {
+  return REQUIRED_KINDS.some((kind) => sub(rules, kind)?.required === true);
+}
+
+/**
+ * The check of a message-typed value (field, repeated element, map value, top-level message) under
+ * `rules`: `required` when unset; otherwise Any rules and payload, Duration and Timestamp ranges,
+ * wrapper payload rules, or the fields of the message itself unless `message.skip`.
+ */
+function compileMessageValue(type: protobuf.Type, rules: Rules | undefined): Check {
+  const name = type.fullName;
+  const required = REQUIRED_KINDS.filter((kind) => sub(rules, kind)?.required === true).map((kind) => `${kind}.required`);
+  const skip = sub(rules, 'message')?.skip === true;
+  const notA = `is not a ${name.slice(1)}: `;
+  const special = name === ANY || isSpecial(name);
+  if (!special && !skip) {
+    // The common case, kept to one closure: a message walked field by field.
+    let plan: TypePlan | undefined;
+    return (value, v) => {
+      if (value === undefined || value === null) {
+        for (const rule of required) v.fail(rule, 'is required');
+        return;
       }
-      return;
-    }
-    let msg: Record<string, unknown>;
-    try {
-      msg = (value instanceof type.ctor ? value : type.fromObject(value as Record<string, unknown>)) as unknown as Record<string, unknown>;
-    } catch (err) {
-      this.fail(path, 'type', `is not a ${name.slice(1)}: ${(err as Error).message}`);
-      return;
-    }
-    if (name === '.google.protobuf.Any') {
-      this.anyRules(msg, sub(rules, 'any'), path);
-      if (sub(rules, 'message')?.skip !== true) this.anyPayload(msg, path);
-      return;
-    }
-    if (name === '.google.protobuf.Duration') {
-      const r = sub(rules, 'duration');
-      if (r) this.ordered(toNanos(msg), r, durationOrder, 'duration', path);
-      return;
-    }
-    if (name === '.google.protobuf.Timestamp') {
-      const r = sub(rules, 'timestamp');
-      if (r) this.timestampRules(toNanos(msg), r, path);
-      return;
-    }
-    if (WRAPPERS.has(name)) {
-      const inner = type.fields.value;
-      if (inner) {
+      const msg = asMessage(type, value, notA, v);
+      if (msg === undefined) return;
+      plan ??= planOf(type);
+      if (v.decoded) plan.walkDecoded(msg, v);
+      else plan.walkAll(msg, v);
+    };
+  }
+  let body: TypedCheck<Record<string, unknown>> = NOOP;
+  if (name === ANY) {
+    const anyRules = compileAnyRules(sub(rules, 'any'));
+    body = (msg, v) => {
+      if (anyRules !== null) anyRules(msg, v);
+      if (!skip) anyPayload(msg, v);
+    };
+  } else if (name === DURATION) {
+    const r = sub(rules, 'duration');
+    const ordered = r ? compileOrdered(r, durationOrder, 'duration') : null;
+    if (r) body = ordered ? (msg, v) => ordered(toNanos(msg), v) : (msg) => void toNanos(msg); // (toNanos can throw)
+  } else if (name === TIMESTAMP) {
+    const r = sub(rules, 'timestamp');
+    const check = r ? compileTimestamp(r) : null;
+    if (r) body = check ? (msg, v) => check(toNanos(msg), v) : (msg) => void toNanos(msg);
+  } else if (WRAPPERS.has(name)) {
+    const inner = type.fields.value;
+    if (inner) {
+      let check: Check | null = null;
+      try {
         inner.resolve();
-        const v = msg.value === undefined || msg.value === null ? inner.defaultValue : msg.value;
-        this.scalar(inner.type, null, v, rules, path);
+        check = compileScalar(inner.type, null, rules);
+      } catch {
+        body = () => void inner.resolve();
       }
+      if (check) body = (msg, v) => check(msg.value === undefined || msg.value === null ? inner.defaultValue : msg.value, v);
+    }
+  }
+  return (value, v) => {
+    if (value === undefined || value === null) {
+      for (const rule of required) v.fail(rule, 'is required');
       return;
     }
-    if (sub(rules, 'message')?.skip === true) return;
-    this.message(type, msg, path);
-  }
+    const msg = asMessage(type, value, notA, v);
+    if (msg !== undefined) body(msg, v);
+  };
+}
 
-  private message(type: protobuf.Type, msg: Record<string, unknown>, path: string): void {
-    if (isDisabled(type)) return;
-    const inactive = new Set<string>();
-    for (const oneof of type.oneofsArray) {
-      const set = oneofCase(msg, oneof);
-      for (const member of oneof.oneof) if (member !== set) inactive.add(member);
-      if (set === undefined && isOneofRequired(oneof)) {
-        this.fail(join(path, oneof.name), 'oneof.required', `exactly one of [${oneof.oneof.join(', ')}] is required`);
-      }
+function bareCheck(type: protobuf.Type): Check {
+  const info = infoOf(type);
+  return (info.bare ??= compileMessageValue(type, undefined));
+}
+
+interface RequiredOneof {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly message: string;
+}
+
+/**
+ * A type's walker as straight-line code, the way protobufjs generates its decoders: property names
+ * are literals, so each load has its own inline cache instead of one megamorphic keyed load for
+ * every field of every type. The oneof checks come first, then the fields in declaration order.
+ */
+function generateWalker(type: protobuf.Type, oneofs: readonly RequiredOneof[], fields: readonly FieldPlan[]): Walker {
+  const lit = (name: string): string => JSON.stringify(name);
+  const isSetCode = (name: string): string => `(H.call(m, ${lit(name)}) && (x = m[${lit(name)}]) !== undefined && x !== null)`;
+  const lines = ['var x;'];
+  oneofs.forEach((oneof, k) => {
+    const anySet = oneof.members.length ? oneof.members.map(isSetCode).join(' || ') : 'false';
+    lines.push(`if (!(${anySet})) { v.push(0, O[${k}].name); v.fail("oneof.required", O[${k}].message); v.pop(); }`);
+  });
+  fields.forEach((field, i) => {
+    const name = lit(field.field.name);
+    const call = `{ v.push(0, ${name}); C[${i}](x, v); v.pop(); }`;
+    if (field.later !== null) {
+      const shadowed = field.later.map((member) => ` && !${isSetCode(member)}`).join('');
+      lines.push(`if (${isSetCode(field.field.name)}${shadowed}) { x = m[${name}]; ${call} }`);
+    } else if (!field.singular) {
+      lines.push(`x = m[${name}]; ${call}`);
+    } else if (field.skipUnset) {
+      lines.push(`x = m[${name}]; if (x !== undefined && x !== null) ${call}`);
+    } else {
+      lines.push(`x = m[${name}]; if (x === undefined || x === null) x = F[${i}].defaultValue; ${call}`);
     }
-    for (const field of type.fieldsArray) {
-      if (inactive.has(field.name)) continue;
-      field.resolve();
-      this.field(field, msg[field.name], join(path, field.name));
-    }
-  }
+  });
+  const fnName = `validate_${type.fullName.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  // Field names come from reflection and are quoted as JSON string literals.
+  const factory = new Function('H', 'O', 'C', 'F', `"use strict";\nreturn function ${fnName}(m, v) {\n  ${lines.join('\n  ')}\n};`);
+  return factory(
+    Object.prototype.hasOwnProperty,
+    oneofs,
+    fields.map((field) => field.check),
+    fields.map((field) => field.field),
+  ) as Walker;
+}
 
-  private field(field: protobuf.Field, raw: unknown, path: string): void {
-    const rules = fieldRules(field);
-    if (field instanceof protobuf.MapField) return this.mapField(field, raw, rules, path);
-    if (field.repeated) return this.repeatedField(field, raw, rules, path);
-    this.value(field, raw === undefined || raw === null ? field.defaultValue : raw, rules, path);
+function planOf(type: protobuf.Type): TypePlan {
+  const info = infoOf(type);
+  if (info.plan) return info.plan;
+  if (isDisabled(type)) return (info.plan = { walkDecoded: NOOP, walkAll: NOOP });
+  // The oneof a field belongs to decides whether it is checked at all.
+  const laterMembers = new Map<string, string[]>();
+  for (const oneof of type.oneofsArray) {
+    oneof.oneof.forEach((member, i) => laterMembers.set(member, oneof.oneof.slice(i + 1)));
   }
-
-  private value(field: protobuf.FieldBase, v: unknown, rules: Rules | undefined, path: string): void {
-    const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Type) this.messageValue(resolved, v, rules, path);
-    else this.scalar(field.type, resolved instanceof protobuf.Enum ? resolved : null, v, rules, path);
+  const fields: FieldPlan[] = [];
+  for (const field of type.fieldsArray) {
+    const compiled = compileField(field);
+    if (compiled) fields.push({ field, later: laterMembers.get(field.name) ?? null, ...compiled });
   }
+  const oneofs = type.oneofsArray
+    .filter(isOneofRequired)
+    .map((oneof) => ({ name: oneof.name, members: [...oneof.oneof], message: `exactly one of [${oneof.oneof.join(', ')}] is required` }));
+  info.plan = {
+    walkDecoded: generateWalker(type, oneofs, fields.filter((field) => field.decoded)),
+    walkAll: generateWalker(type, oneofs, fields),
+  };
+  return info.plan;
+}
 
-  private repeatedField(field: protobuf.Field, raw: unknown, rules: Rules | undefined, path: string): void {
-    const items = Array.isArray(raw) ? raw : [];
-    const r = sub(rules, 'repeated');
-    if (r && !(r.ignore_empty === true && items.length === 0)) {
-      if (has(r, 'min_items') && items.length < toNumber(r.min_items)) {
-        this.fail(path, 'repeated.min_items', `must contain at least ${toNumber(r.min_items)} item(s)`);
-      }
-      if (has(r, 'max_items') && items.length > toNumber(r.max_items)) {
-        this.fail(path, 'repeated.max_items', `must contain no more than ${toNumber(r.max_items)} item(s)`);
-      }
-      // PGV defines unique only for scalars and enums.
-      if (r.unique === true && !(field.resolvedType instanceof protobuf.Type)) {
+type CompiledField = Pick<FieldPlan, 'check' | 'singular' | 'skipUnset' | 'decoded'>;
+
+/**
+ * A field's check, or null when it can never report. `decoded` says whether it can report in a
+ * decoded message; message-typed fields are checked anyway in callers' objects, for `fromObject`.
+ */
+function compileField(field: protobuf.Field): CompiledField | null {
+  try {
+    field.resolve();
+  } catch {
+    return { check: () => void field.resolve(), singular: false, skipUnset: false, decoded: true };
+  }
+  const rules = fieldRules(field);
+  const resolved = field.resolvedType;
+  const message = resolved instanceof protobuf.Type ? resolved : null;
+  const enumType = resolved instanceof protobuf.Enum ? resolved : null;
+  const reaches = message !== null && reachesRules(message);
+  if (field instanceof protobuf.MapField) return compileMap(field, rules, message, enumType, reaches);
+  if (field.repeated) return compileRepeated(field, rules, message, enumType, reaches);
+  if (message) {
+    const skipUnset = !hasRequired(rules) && (field.defaultValue === undefined || field.defaultValue === null);
+    return { check: compileMessageValue(message, rules), singular: true, skipUnset, decoded: rules !== undefined || reaches };
+  }
+  const check = compileScalar(field.type, enumType, rules);
+  return check ? { check, singular: true, skipUnset: false, decoded: true } : null;
+}
+
+function compileRepeated(
+  field: protobuf.Field,
+  rules: Rules | undefined,
+  message: protobuf.Type | null,
+  enumType: protobuf.Enum | null,
+  reaches: boolean,
+): CompiledField | null {
+  const r = sub(rules, 'repeated');
+  const itemRules = sub(r, 'items');
+  const item = message ? compileMessageValue(message, itemRules) : compileScalar(field.type, enumType, itemRules);
+  // Whether items can report in a decoded message; callers' objects always have message items checked.
+  const itemsDecoded = message ? itemRules !== undefined || reaches : item !== null;
+  if (!r && !item) return null;
+  const ignoreEmpty = r?.ignore_empty === true;
+  const min = r && has(r, 'min_items') ? toNumber(r.min_items) : undefined;
+  const max = r && has(r, 'max_items') ? toNumber(r.max_items) : undefined;
+  // PGV defines unique only for scalars and enums.
+  const unique = r?.unique === true && !message;
+  const protoType = field.type;
+  const check: Check = (raw, v) => {
+    const items = Array.isArray(raw) ? (raw as unknown[]) : EMPTY;
+    const count = items.length;
+    if (r && !(ignoreEmpty && count === 0)) {
+      if (min !== undefined && count < min) v.fail('repeated.min_items', `must contain at least ${min} item(s)`);
+      if (max !== undefined && count > max) v.fail('repeated.max_items', `must contain no more than ${max} item(s)`);
+      if (unique) {
         const seen = new Map<string, number>();
-        items.forEach((item, i) => {
-          const key = uniqueKey(field.type, item);
+        for (let i = 0; i < count; i++) {
+          if (!(i in items)) continue; // as forEach, which skips holes
+          const key = uniqueKey(protoType, items[i]);
           const first = seen.get(key);
           if (first === undefined) seen.set(key, i);
-          else this.fail(`${path}[${i}]`, 'repeated.unique', `repeats the value of item ${first}`);
-        });
+          else {
+            v.push(SEG_INDEX, i);
+            v.fail('repeated.unique', `repeats the value of item ${first}`);
+            v.pop();
+          }
+        }
       }
     }
-    const itemRules = sub(r, 'items');
-    items.forEach((item, i) => this.value(field, item, itemRules, `${path}[${i}]`));
-  }
+    if (item === null || !(itemsDecoded || !v.decoded)) return;
+    for (let i = 0; i < count; i++) {
+      if (!(i in items)) continue;
+      v.push(SEG_INDEX, i);
+      item(items[i], v);
+      v.pop();
+    }
+  };
+  return { check, singular: false, skipUnset: false, decoded: r !== undefined || itemsDecoded };
+}
 
-  private mapField(field: protobuf.MapField, raw: unknown, rules: Rules | undefined, path: string): void {
+function compileMap(
+  field: protobuf.MapField,
+  rules: Rules | undefined,
+  message: protobuf.Type | null,
+  enumType: protobuf.Enum | null,
+  reaches: boolean,
+): CompiledField | null {
+  const r = sub(rules, 'map');
+  const keyRules = sub(r, 'keys');
+  const keyType = field.keyType;
+  const key = keyRules ? compileScalar(keyType, null, keyRules) : null;
+  const valueRules = sub(r, 'values');
+  const value = message ? compileMessageValue(message, valueRules) : compileScalar(field.type, enumType, valueRules);
+  const noSparse = r?.no_sparse === true;
+  // Whether the entries can report in a decoded message; callers' objects always have message values checked.
+  const entriesDecoded = key !== null || (message !== null && (noSparse || valueRules !== undefined || reaches)) || (!message && value !== null);
+  const entriesAll = entriesDecoded || message !== null;
+  if (!r && !entriesAll) return null;
+  const ignoreEmpty = r?.ignore_empty === true;
+  const min = r && has(r, 'min_pairs') ? toNumber(r.min_pairs) : undefined;
+  const max = r && has(r, 'max_pairs') ? toNumber(r.max_pairs) : undefined;
+  const check: Check = (raw, v) => {
     const map = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
     const keys = Object.keys(map);
-    const r = sub(rules, 'map');
-    const valueIsMessage = field.resolvedType instanceof protobuf.Type;
-    if (r && !(r.ignore_empty === true && keys.length === 0)) {
-      if (has(r, 'min_pairs') && keys.length < toNumber(r.min_pairs)) {
-        this.fail(path, 'map.min_pairs', `must contain at least ${toNumber(r.min_pairs)} pair(s)`);
-      }
-      if (has(r, 'max_pairs') && keys.length > toNumber(r.max_pairs)) {
-        this.fail(path, 'map.max_pairs', `must contain no more than ${toNumber(r.max_pairs)} pair(s)`);
-      }
+    if (r && !(ignoreEmpty && keys.length === 0)) {
+      if (min !== undefined && keys.length < min) v.fail('map.min_pairs', `must contain at least ${min} pair(s)`);
+      if (max !== undefined && keys.length > max) v.fail('map.max_pairs', `must contain no more than ${max} pair(s)`);
     }
-    const keyRules = sub(r, 'keys');
-    const valueRules = sub(r, 'values');
+    if (!(entriesDecoded || (entriesAll && !v.decoded))) return;
     for (const rawKey of keys) {
-      const key = mapKey(field.keyType, rawKey);
-      const keyPath = `${path}[${typeof key === 'string' ? JSON.stringify(key) : String(key)}]`;
-      if (keyRules) {
-        const start = this.out.length;
-        this.scalar(field.keyType, null, key, keyRules, keyPath);
-        for (const violation of this.out.slice(start)) violation.rule = `map.keys.${violation.rule}`;
+      v.pushKey(rawKey, keyType);
+      if (key !== null) {
+        const start = v.out.length;
+        key(mapKey(keyType, rawKey), v);
+        for (let i = start; i < v.out.length; i++) v.out[i]!.rule = `map.keys.${v.out[i]!.rule}`;
       }
-      const value = map[rawKey];
-      if (valueIsMessage && (value === undefined || value === null)) {
-        if (r?.no_sparse === true) this.fail(keyPath, 'map.no_sparse', 'value cannot be unset');
-        continue;
+      const entry = map[rawKey];
+      if (message && (entry === undefined || entry === null)) {
+        if (noSparse) v.fail('map.no_sparse', 'value cannot be unset');
+      } else if (value !== null) value(entry, v);
+      v.pop();
+    }
+  };
+  return { check, singular: false, skipUnset: false, decoded: r !== undefined || entriesDecoded };
+}
+
+/** Validates what an Any carries; Envoy refuses a payload whose type it does not know. */
+function anyPayload(any: Record<string, unknown>, v: Validator): void {
+  const url = String(any.type_url ?? '');
+  const target = v.lookup(url);
+  if (!target) {
+    v.fail('any.type_url', `unknown type ${JSON.stringify(url)}`);
+    return;
+  }
+  let inner: protobuf.Message<{}>;
+  try {
+    inner = target.type.decode(toBytes(any.value));
+  } catch (err) {
+    v.fail('any.decode', `cannot decode ${target.type.fullName.slice(1)}: ${(err as Error).message}`);
+    return;
+  }
+  v.push(SEG_ANY, target.label);
+  const decoded = v.decoded;
+  v.decoded = true; // everything below came out of the decoder
+  target.check(inner, v);
+  v.decoded = decoded;
+  v.pop();
+}
+
+/** What an Any type URL names in a root. */
+interface AnyTarget {
+  readonly type: protobuf.Type;
+  readonly label: string;
+  readonly check: Check;
+}
+
+/** Any payload types by full name, per root: only hits are kept across calls (a miss, per call). */
+const anyTargets = new WeakMap<protobuf.Root, Map<string, AnyTarget>>();
+
+// ---------------------------------------------------------------------------------------------
+// The walker
+
+const SEG_FIELD = 0;
+const SEG_INDEX = 1;
+const SEG_KEY = 2;
+const SEG_ANY = 3;
+
+class Validator {
+  readonly out: RuleViolation[] = [];
+  /**
+   * True while walking a message protobufjs decoded: every sub-message is then an instance of its
+   * type, so sub-trees that hold no rule (and no Any) cannot report anything and are skipped.
+   */
+  decoded: boolean;
+  private readonly nowMs = Date.now();
+  private now: bigint | undefined;
+  // The path, kept as segments and spelled out only for a violation.
+  private depth = 0;
+  private readonly segKinds: number[] = [];
+  private readonly segValues: (string | number)[] = [];
+  private segKeyTypes: string[] | undefined;
+  private targets: Map<string, AnyTarget> | undefined;
+  private missing: Set<string> | undefined;
+
+  constructor(
+    private readonly root: protobuf.Root,
+    decoded: boolean,
+  ) {
+    this.decoded = decoded;
+  }
+
+  push(kind: number, value: string | number): void {
+    const d = this.depth++;
+    this.segKinds[d] = kind;
+    this.segValues[d] = value;
+  }
+
+  pushKey(rawKey: string, keyType: string): void {
+    (this.segKeyTypes ??= [])[this.depth] = keyType;
+    this.push(SEG_KEY, rawKey);
+  }
+
+  pop(): void {
+    this.depth--;
+  }
+
+  fail(rule: string, message: string): void {
+    this.out.push({ path: this.path(), rule, message });
+  }
+
+  private path(): string {
+    let path = '';
+    for (let i = 0; i < this.depth; i++) {
+      const value = this.segValues[i]!;
+      switch (this.segKinds[i]) {
+        case SEG_FIELD:
+          path = path ? `${path}.${value}` : String(value);
+          break;
+        case SEG_INDEX:
+          path = `${path}[${value}]`;
+          break;
+        case SEG_KEY: {
+          const key = mapKey(this.segKeyTypes![i]!, String(value));
+          path = `${path}[${typeof key === 'string' ? JSON.stringify(key) : String(key)}]`;
+          break;
+        }
+        default:
+          path = `${path}(${value})`;
       }
-      this.value(field, value, valueRules, keyPath);
     }
+    return path;
   }
 
-  /** Scalar and enum values (also the payload of a wrapper): dispatch on the rule kinds present. */
-  private scalar(protoType: string, enumType: protobuf.Enum | null, v: unknown, rules: Rules | undefined, path: string): void {
-    if (!rules) return;
-    for (const [kind, r] of Object.entries(rules)) {
-      if (!isRules(r)) continue;
-      if (NUMERIC_KINDS.has(kind)) this.numberRules(kind, protoType, v, r, path);
-      else if (kind === 'string') this.stringRules(typeof v === 'string' ? v : String(v ?? ''), r, path);
-      else if (kind === 'bytes') this.bytesRules(toBytes(v), r, path);
-      else if (kind === 'bool') this.boolRules(v === true || v === 'true', r, path);
-      else if (kind === 'enum') this.enumRules(enumType, v, r, path);
-    }
+  /** The wall clock at the start of the call, for timestamp lt_now/gt_now/within. */
+  nowNanos(): bigint {
+    return (this.now ??= BigInt(this.nowMs) * 1_000_000n);
   }
 
-  private ordered<T>(v: T, r: Rules, o: Order<T>, kind: string, path: string): void {
-    if (has(r, 'const') && o.cmp(v, o.conv(r.const)) !== 0) this.fail(path, `${kind}.const`, `must equal ${o.fmt(o.conv(r.const))}`);
-    const range = rangeFailure(v, r, o);
-    if (range) this.fail(path, `${kind}.${range.rule}`, range.message);
-    const inList = list(r.in).map(o.conv);
-    if (inList.length && !inList.some((x) => o.cmp(v, x) === 0)) {
-      this.fail(path, `${kind}.in`, `must be in list [${inList.map(o.fmt).join(', ')}]`);
+  /** The type an Any's type URL names: the part after the last '/', an exact full name in the root. */
+  lookup(url: string): AnyTarget | undefined {
+    let targets = this.targets;
+    if (!targets) {
+      targets = anyTargets.get(this.root);
+      if (!targets) anyTargets.set(this.root, (targets = new Map()));
+      this.targets = targets;
     }
-    const notIn = list(r.not_in).map(o.conv);
-    if (notIn.some((x) => o.cmp(v, x) === 0)) this.fail(path, `${kind}.not_in`, `must not be in list [${notIn.map(o.fmt).join(', ')}]`);
-  }
-
-  private numberRules(kind: string, protoType: string, v: unknown, r: Rules, path: string): void {
-    if (LONG_KINDS.has(kind) || LONG_KINDS.has(protoType)) {
-      const unsigned = UNSIGNED_LONG_KINDS.has(protoType) || UNSIGNED_LONG_KINDS.has(kind);
-      const value = toBigInt(v, unsigned);
-      if (value === undefined) return this.fail(path, `${kind}.type`, `is not an integer: ${String(v)}`);
-      if (r.ignore_empty === true && value === 0n) return;
-      this.ordered(value, r, longOrder, kind, path);
-      return;
+    const name = url.slice(url.lastIndexOf('/') + 1);
+    const hit = targets.get(name);
+    if (hit) return hit;
+    if (!name || this.missing?.has(name)) return undefined;
+    const found = this.root.lookup(name);
+    // protobufjs falls back to a deep search by simple name; insist on the exact full name.
+    if (found instanceof protobuf.Type && found.fullName === `.${name}`) {
+      const target = { type: found, label: anyLabel(found), check: bareCheck(found) };
+      targets.set(name, target);
+      return target;
     }
-    const round = kind === 'float';
-    const value = round ? Math.fround(toNumber(v)) : toNumber(v);
-    if (r.ignore_empty === true && value === 0) return;
-    this.ordered(value, r, numberOrder(round), kind, path);
-  }
-
-  private boolRules(v: boolean, r: Rules, path: string): void {
-    if (has(r, 'const') && v !== (r.const === true)) this.fail(path, 'bool.const', `must equal ${String(r.const === true)}`);
-  }
-
-  private enumRules(enumType: protobuf.Enum | null, raw: unknown, r: Rules, path: string): void {
-    const v = typeof raw === 'string' && enumType ? (enumType.values[raw] ?? Number.NaN) : toNumber(raw);
-    if (has(r, 'const') && v !== toNumber(r.const)) this.fail(path, 'enum.const', `must equal ${toNumber(r.const)}`);
-    if (r.defined_only === true && enumType && enumType.valuesById[v] === undefined) {
-      this.fail(path, 'enum.defined_only', `${v} is not a defined value of ${enumType.fullName.slice(1)}`);
-    }
-    const inList = list(r.in).map(toNumber);
-    if (inList.length && !inList.includes(v)) this.fail(path, 'enum.in', `must be in list [${inList.join(', ')}]`);
-    const notIn = list(r.not_in).map(toNumber);
-    if (notIn.includes(v)) this.fail(path, 'enum.not_in', `must not be in list [${notIn.join(', ')}]`);
-  }
-
-  private stringRules(v: string, r: Rules, path: string): void {
-    if (r.ignore_empty === true && v === '') return;
-    const fail = (rule: string, message: string): void => this.fail(path, `string.${rule}`, message);
-    const chars = [...v].length; // PGV counts Unicode code points, not UTF-16 units
-    const bytes = Buffer.byteLength(v, 'utf8');
-    const n = (k: string): number => toNumber(r[k]);
-    if (has(r, 'const') && v !== String(r.const)) fail('const', `must equal ${JSON.stringify(String(r.const))}`);
-    if (has(r, 'len') && chars !== n('len')) fail('len', `must be exactly ${n('len')} character(s)`);
-    if (has(r, 'min_len') && chars < n('min_len')) fail('min_len', `must be at least ${n('min_len')} character(s)`);
-    if (has(r, 'max_len') && chars > n('max_len')) fail('max_len', `must be at most ${n('max_len')} character(s)`);
-    if (has(r, 'len_bytes') && bytes !== n('len_bytes')) fail('len_bytes', `must be exactly ${n('len_bytes')} byte(s)`);
-    if (has(r, 'min_bytes') && bytes < n('min_bytes')) fail('min_bytes', `must be at least ${n('min_bytes')} byte(s)`);
-    if (has(r, 'max_bytes') && bytes > n('max_bytes')) fail('max_bytes', `must be at most ${n('max_bytes')} byte(s)`);
-    if (has(r, 'pattern') && !compileRe2(String(r.pattern)).test(v)) fail('pattern', `does not match regex pattern ${JSON.stringify(r.pattern)}`);
-    if (has(r, 'prefix') && !v.startsWith(String(r.prefix))) fail('prefix', `must start with ${JSON.stringify(r.prefix)}`);
-    if (has(r, 'suffix') && !v.endsWith(String(r.suffix))) fail('suffix', `must end with ${JSON.stringify(r.suffix)}`);
-    if (has(r, 'contains') && !v.includes(String(r.contains))) fail('contains', `must contain ${JSON.stringify(r.contains)}`);
-    if (has(r, 'not_contains') && v.includes(String(r.not_contains))) fail('not_contains', `must not contain ${JSON.stringify(r.not_contains)}`);
-    const inList = list(r.in).map(String);
-    if (inList.length && !inList.includes(v)) fail('in', `must be in list ${JSON.stringify(inList)}`);
-    const notIn = list(r.not_in).map(String);
-    if (notIn.includes(v)) fail('not_in', `must not be in list ${JSON.stringify(notIn)}`);
-
-    const formats: [string, (s: string) => boolean, string][] = [
-      ['email', isEmail, 'a valid email address'],
-      ['hostname', isHostname, 'a valid hostname'],
-      ['ip', isIp, 'a valid IP address'],
-      ['ipv4', isIp4, 'a valid IPv4 address'],
-      ['ipv6', isIp6, 'a valid IPv6 address'],
-      ['uri', (s) => isUri(s, true), 'a valid absolute URI'],
-      ['uri_ref', (s) => isUri(s, false), 'a valid URI reference'],
-      ['address', (s) => isHostname(s) || isIp(s), 'a valid hostname or IP address'],
-      ['uuid', (s) => UUID_RE.test(s), 'a valid UUID'],
-    ];
-    for (const [rule, check, what] of formats) if (r[rule] === true && !check(v)) fail(rule, `must be ${what}`);
-
-    if (has(r, 'well_known_regex')) {
-      const which = r.well_known_regex;
-      const strict = r.strict !== false; // validate.proto: [default = true]
-      const isName = which === 'HTTP_HEADER_NAME' || which === 1;
-      const isValue = which === 'HTTP_HEADER_VALUE' || which === 2;
-      if (isName || isValue) {
-        const re = !strict ? HEADER_LOOSE_RE : isName ? HEADER_NAME_RE : HEADER_VALUE_RE;
-        if (!re.test(v)) fail('well_known_regex', `must be a valid HTTP header ${isName ? 'name' : 'value'}${strict ? '' : ' (no NUL, CR or LF)'}`);
-      }
-    }
-  }
-
-  private bytesRules(v: Uint8Array, r: Rules, path: string): void {
-    if (r.ignore_empty === true && v.length === 0) return;
-    const fail = (rule: string, message: string): void => this.fail(path, `bytes.${rule}`, message);
-    const n = (k: string): number => toNumber(r[k]);
-    const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    if (has(r, 'const') && !bytesEqual(v, ruleBytes(r.const))) fail('const', `must equal ${formatBytes(ruleBytes(r.const))}`);
-    if (has(r, 'len') && v.length !== n('len')) fail('len', `must be exactly ${n('len')} byte(s)`);
-    if (has(r, 'min_len') && v.length < n('min_len')) fail('min_len', `must be at least ${n('min_len')} byte(s)`);
-    if (has(r, 'max_len') && v.length > n('max_len')) fail('max_len', `must be at most ${n('max_len')} byte(s)`);
-    // RE2 matches bytes as UTF-8 text; invalid sequences become U+FFFD and so rarely match.
-    if (has(r, 'pattern') && !compileRe2(String(r.pattern)).test(buf.toString('utf8'))) {
-      fail('pattern', `does not match regex pattern ${JSON.stringify(r.pattern)}`);
-    }
-    if (has(r, 'prefix') && !buf.subarray(0, ruleBytes(r.prefix).length).equals(ruleBytes(r.prefix))) {
-      fail('prefix', `must start with ${formatBytes(ruleBytes(r.prefix))}`);
-    }
-    if (has(r, 'suffix')) {
-      const suffix = ruleBytes(r.suffix);
-      if (suffix.length > v.length || !buf.subarray(v.length - suffix.length).equals(suffix)) fail('suffix', `must end with ${formatBytes(suffix)}`);
-    }
-    if (has(r, 'contains') && buf.indexOf(ruleBytes(r.contains)) < 0) fail('contains', `must contain ${formatBytes(ruleBytes(r.contains))}`);
-    const inList = list(r.in).map(ruleBytes);
-    if (inList.length && !inList.some((x) => bytesEqual(v, x))) fail('in', `must be in list [${inList.map(formatBytes).join(', ')}]`);
-    const notIn = list(r.not_in).map(ruleBytes);
-    if (notIn.some((x) => bytesEqual(v, x))) fail('not_in', `must not be in list [${notIn.map(formatBytes).join(', ')}]`);
-    if (r.ip === true && v.length !== 4 && v.length !== 16) fail('ip', 'must be a valid IP address (4 or 16 bytes)');
-    if (r.ipv4 === true && v.length !== 4) fail('ipv4', 'must be a valid IPv4 address (4 bytes)');
-    if (r.ipv6 === true && v.length !== 16) fail('ipv6', 'must be a valid IPv6 address (16 bytes)');
-  }
-
-  private timestampRules(v: bigint, r: Rules, path: string): void {
-    this.ordered(v, r, timestampOrder, 'timestamp', path);
-    const now = this.nowNanos;
-    const within = has(r, 'within') ? toNanos(r.within) : undefined;
-    const fmtWithin = within === undefined ? '' : ` within ${formatDuration(within)}`;
-    if (r.lt_now === true) {
-      if (v >= now || (within !== undefined && v < now - within)) this.fail(path, 'timestamp.lt_now', `must be before now${fmtWithin}`);
-    } else if (r.gt_now === true) {
-      if (v <= now || (within !== undefined && v > now + within)) this.fail(path, 'timestamp.gt_now', `must be after now${fmtWithin}`);
-    } else if (within !== undefined && (v < now - within || v > now + within)) {
-      this.fail(path, 'timestamp.within', `must be${fmtWithin} of now`);
-    }
-  }
-
-  private anyRules(any: Record<string, unknown>, r: Rules | undefined, path: string): void {
-    if (!r) return;
-    const url = String(any.type_url ?? '');
-    const inList = list(r.in).map(String);
-    if (inList.length && !inList.includes(url)) this.fail(path, 'any.in', `type URL must be in list ${JSON.stringify(inList)}`);
-    const notIn = list(r.not_in).map(String);
-    if (notIn.includes(url)) this.fail(path, 'any.not_in', `type URL must not be in list ${JSON.stringify(notIn)}`);
-  }
-
-  /** Validates what an Any carries; Envoy refuses a payload whose type it does not know. */
-  private anyPayload(any: Record<string, unknown>, path: string): void {
-    const url = String(any.type_url ?? '');
-    const type = this.lookup(url.slice(url.lastIndexOf('/') + 1));
-    if (!type) {
-      this.fail(path, 'any.type_url', `unknown type ${JSON.stringify(url)}`);
-      return;
-    }
-    let inner: protobuf.Message<{}>;
-    try {
-      inner = type.decode(toBytes(any.value));
-    } catch (err) {
-      this.fail(path, 'any.decode', `cannot decode ${type.fullName.slice(1)}: ${(err as Error).message}`);
-      return;
-    }
-    this.messageValue(type, inner, undefined, `${path}(${anyLabel(type)})`);
-  }
-
-  private lookup(name: string): protobuf.Type | undefined {
-    if (!name) return undefined;
-    let type = this.types.get(name);
-    if (type === undefined) {
-      const found = this.root.lookup(name);
-      // protobufjs falls back to a deep search by simple name; insist on the exact full name.
-      type = found instanceof protobuf.Type && found.fullName === `.${name}` ? found : null;
-      this.types.set(name, type);
-    }
-    return type ?? undefined;
+    (this.missing ??= new Set()).add(name);
+    return undefined;
   }
 }
 
@@ -819,10 +1379,13 @@ export function validateMessage(
   message: protobuf.Message<{}> | Record<string, unknown>,
   root?: protobuf.Root,
 ): RuleViolation[] {
-  const validator = new Validator(root ?? type.root);
-  validator.messageValue(type, message, undefined, '');
+  const validator = new Validator(root ?? type.root, false);
+  bareCheck(type)(message, validator);
   return validator.out;
 }
+
+/** Message types (and their checks) by the name asked for, per root: `lookupType` walks namespaces, too slow for every call. */
+const encodedTypes = new WeakMap<protobuf.Root, Map<string, { type: protobuf.Type; check: Check }>>();
 
 /**
  * Decodes `bytes` as `typeName` (a full message name or a type URL) with the Envoy root, or
@@ -831,12 +1394,21 @@ export function validateMessage(
  */
 export function validateEncoded(typeName: string, bytes: Uint8Array, root?: protobuf.Root): RuleViolation[] {
   const r = root ?? envoyRoot();
-  const type = r.lookupType(typeName.slice(typeName.lastIndexOf('/') + 1));
+  let types = encodedTypes.get(r);
+  if (!types) encodedTypes.set(r, (types = new Map()));
+  const name = typeName.slice(typeName.lastIndexOf('/') + 1);
+  let entry = types.get(name);
+  if (!entry) {
+    const type = r.lookupType(name);
+    types.set(name, (entry = { type, check: bareCheck(type) }));
+  }
   let message: protobuf.Message<{}>;
   try {
-    message = type.decode(bytes);
+    message = entry.type.decode(bytes);
   } catch (err) {
-    return [{ path: '', rule: 'decode', message: `cannot decode ${type.fullName.slice(1)}: ${(err as Error).message}` }];
+    return [{ path: '', rule: 'decode', message: `cannot decode ${entry.type.fullName.slice(1)}: ${(err as Error).message}` }];
   }
-  return validateMessage(type, message, r);
+  const validator = new Validator(r, true);
+  entry.check(message, validator);
+  return validator.out;
 }

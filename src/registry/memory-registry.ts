@@ -119,15 +119,23 @@ export class MemoryRegistry implements NodeRegistry {
 
   takeExpired(nowMs: number): string[] {
     const expired = new Set<string>();
-    while (this.bucketTimes.length > 0 && this.bucketTimes[0]! <= nowMs) {
-      const time = this.bucketTimes.shift()!;
+    // Every bucket that has begun: leases end exactly, whenever the watcher looks, not a bucket late.
+    while (this.bucketTimes.length > 0 && this.bucketTimes[0]! - EXPIRY_BUCKET_MS < nowMs) {
+      const time = this.bucketTimes[0]!;
+      const pending: string[] = [];
       for (const id of this.expiryBuckets.get(time) ?? []) {
         const node = this.nodes.get(id);
-        // Renewed since it was planned: its new lease end sits in a later bucket.
-        if (!node || !isExpired(node, nowMs, this.leaseMs)) continue;
-        expired.add(id);
+        if (!node) continue;
+        if (isExpired(node, nowMs, this.leaseMs)) expired.add(id);
+        // Not yet, and still planned in this bucket (a renewal planned it in a later one).
+        else if (node.lastHeartbeatMs + this.leaseMs + 1 <= time) pending.push(id);
+      }
+      if (pending.length > 0 && time > nowMs) {
+        this.expiryBuckets.set(time, pending);
+        break;
       }
       this.expiryBuckets.delete(time);
+      this.bucketTimes.shift();
     }
     return [...expired];
   }
@@ -139,8 +147,10 @@ export class MemoryRegistry implements NodeRegistry {
     let next = Number.POSITIVE_INFINITY;
     for (const node of this.nodes.values()) {
       const due = this.forgetAt(node);
-      if (due <= now && !keep.has(node.id)) forgotten.push(node.id);
-      else next = Math.min(next, Math.max(due, now + 1));
+      if (due > now) next = Math.min(next, due);
+      else if (!keep.has(node.id)) forgotten.push(node.id);
+      // Due but kept (self-preservation): look again in a lease, not on every tick.
+      else next = Math.min(next, now + this.leaseMs);
     }
     this.nextSweepAt = next;
     for (const id of forgotten) {
@@ -186,7 +196,11 @@ export class MemoryRegistry implements NodeRegistry {
     const key = shardKey(node.database, node.shard);
     if (previous) {
       const oldKey = shardKey(previous.database, previous.shard);
-      if (oldKey !== key) this.byShard.get(oldKey)?.delete(node.id);
+      if (oldKey !== key) {
+        const old = this.byShard.get(oldKey);
+        old?.delete(node.id);
+        if (old?.size === 0) this.byShard.delete(oldKey);
+      }
     } else {
       this.sortedIds = undefined;
     }

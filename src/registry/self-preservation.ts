@@ -31,6 +31,10 @@ export class ExpiryGuard {
   reconfigure(settings: SelfPreservationConfig, leaseMs: number): void {
     this.settings = settings;
     this.leaseMs = leaseMs;
+    if (!settings.enabled) {
+      this.active = false;
+      this.population.clear();
+    }
   }
 
   get isActive(): boolean {

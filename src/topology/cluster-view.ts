@@ -79,6 +79,8 @@ export function clusterViews(
   }
   const members = new Map<string, NodeRecord[]>();
   for (const node of nodes) {
+    // Heard from after the last rebuild (within the debounce): shown once judged, never misjudged.
+    if (!health.has(node.id)) continue;
     const key = `${node.database}/${node.shard}/${node.role}`;
     let list = members.get(key);
     if (!list) members.set(key, (list = []));
@@ -95,7 +97,7 @@ export function clusterViews(
         dc: node.dc ?? null,
         status: node.status,
         epoch: node.epoch,
-        health: health.get(node.id) ?? 'expired',
+        health: health.get(node.id)!,
         routed: reachesEnvoy(node, health.get(node.id)),
         preserved: preserved.has(node.id),
         advertised: advertisedAddresses(config, ports, node.id, node.database),

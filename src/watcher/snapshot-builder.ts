@@ -116,7 +116,7 @@ export class SnapshotBuilder {
       resources.push(...reach);
       let snapshot: Snapshot | undefined;
       try {
-        snapshot = buildSnapshot(view.key, resources);
+        snapshot = buildSnapshot(view.groups.join(', '), resources);
         problems.push(...consistencyErrors(snapshot));
       } catch (error) {
         problems.push((error as Error).message);

@@ -100,6 +100,18 @@ export class XdsServer {
     );
   }
 
+  /** Closes the streams of groups no longer configured, with the status a stranger gets at connect. */
+  closeGroups(groups: readonly string[]): void {
+    if (groups.length === 0) return;
+    const configured = this.options.groups();
+    for (const { stream, call } of this.streams.values()) {
+      const group = stream.status().group;
+      if (group === undefined || !groups.includes(group)) continue;
+      stream.close();
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `group ${group} is no longer configured; configured groups: ${configured.join(', ')}` });
+    }
+  }
+
   clients(): StreamStatus[] {
     return [...this.streams.values()].map(({ stream }) => stream.status());
   }

@@ -11,8 +11,6 @@ export interface Subscription {
   readonly names: ReadonlySet<string>;
 }
 
-export const NOTHING: Subscription = Object.freeze({ wildcard: false, names: new Set<string>() });
-
 export function nextSubscription(
   typeUrl: ResourceTypeUrl,
   previous: Subscription | undefined,
@@ -34,10 +32,4 @@ export function select(set: ResourceSet, subscription: Subscription): EncodedRes
     if (resource) selected.push(resource);
   }
   return selected;
-}
-
-export function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const name of a) if (!b.has(name)) return false;
-  return true;
 }

@@ -87,3 +87,13 @@ describe('reaching nodes from another network', () => {
     );
   });
 });
+
+describe('names reserved for per-node and bootstrap resources', () => {
+  it.each(['bootstrap', 'node-a'])('refuses a shard named %s in a group with node listeners', (name) => {
+    expectConfigError(
+      () => parseConfig(group({ advertisedHost: 'k.example.com', nodeListeners: { ports: '6001' }, shards: [{ name, listen: '0.0.0.0:10000', clusters: [`${name}-masters`], protocol: 'http2' }] })),
+      'groups[0].shards[0].name',
+      /is reserved in a group with nodeListeners/,
+    );
+  });
+});

@@ -21,7 +21,7 @@ describe('crash and restart', () => {
     for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL');
   });
 
-  it('survives kill -9 during a burst: whole state file, every node back, no smaller endpoint set', async () => {
+  it('survives kill -9 during a burst: whole state file, every node back, no smaller endpoint set', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'shardvoy-crash-'));
     const stateFile = path.join(dir, 'state.json');
     const config = path.join(dir, 'config.yaml');

@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { reconcile } from '../../src/config/reload.js';
 import { EnvoyLikeClient } from '../support/ads-client.js';
 import { runCli, type CliRun } from '../support/cli-process.js';
+import { startTestShardvoy } from '../support/harness.js';
 
 const shard = (name: string, port: number) => `      - { name: ${name}, listen: "127.0.0.1:${port}", clusters: [${name}-masters, ${name}-replicas] }`;
 const configText = (shards: string[], extra = '') => ['registry:', '  warmupSeconds: 0', extra, 'groups:', '  - name: edge', '    shards:', ...shards].join('\n') + '\n';
@@ -71,5 +72,27 @@ describe('reconcile', () => {
     expect(config.registry.leaseSeconds).toBe(20);
     expect(config.xds.debounceMs).toBe(5);
     expect(config.xds.streamRequestBurst).toBe(running.xds.streamRequestBurst);
+  });
+});
+
+describe('reload removing a group', () => {
+  it('closes the streams of a group that is no longer configured, with INVALID_ARGUMENT', async () => {
+    const shards = [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters'] }];
+    const running = await startTestShardvoy({ groups: [{ name: 'kept', shards }, { name: 'gone', shards }] });
+    const kept = new EnvoyLikeClient(running.grpcAddress, { nodeId: 'kept' });
+    const gone = new EnvoyLikeClient(running.grpcAddress, { nodeId: 'gone' });
+    try {
+      await kept.waitFor((c) => c.listeners.size === 1, 5_000, 'kept served');
+      await gone.waitFor((c) => c.listeners.size === 1, 5_000, 'gone served');
+      running.shardvoy.reload(parseConfig({ groups: [{ name: 'kept', shards }] }));
+      await gone.waitFor((c) => c.status !== undefined, 5_000, 'gone closed');
+      expect(gone.status?.code).toBe(3);
+      expect(gone.status?.details).toContain('group gone is no longer configured');
+      expect(kept.status).toBeUndefined();
+    } finally {
+      kept.close();
+      gone.close();
+      await running.stop();
+    }
   });
 });

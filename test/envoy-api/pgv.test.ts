@@ -349,6 +349,25 @@ describe('validateEncoded', () => {
     expect(validateMessage(Cluster, edsCluster({ name: '' }))).toEqual(validateMessage(Cluster, Cluster.fromObject(edsCluster({ name: '' }))));
     expect(rulesOf(validateMessage(Cluster, edsCluster({ name: '' })))).toEqual(['string.min_len']);
   });
+
+  it('still converts what a caller put inside a message, even where no rule applies', () => {
+    // The walker skips rule-free sub-trees only in messages the decoder built.
+    const message = Cluster.fromObject(edsCluster()) as unknown as Obj;
+    message.connect_timeout = 5;
+    message.eds_cluster_config = { service_name: '', eds_config: ads };
+    expect(validateMessage(Cluster, message as unknown as protobuf.Message<{}>)).toEqual([
+      { path: 'connect_timeout', rule: 'type', message: 'is not a google.protobuf.Duration: .google.protobuf.Duration: object expected' },
+    ]);
+  });
+
+  it('gives the same answers on repeated calls, for the Envoy root and another root', () => {
+    const Listener = envoyType('envoy.config.listener.v3.Listener');
+    const bytes = Listener.encode(Listener.fromObject(tcpListener({ stat_prefix: '' }))).finish();
+    const first = validateEncoded('envoy.config.listener.v3.Listener', bytes);
+    expect(first.map((v) => v.path)).toEqual(['filter_chains[0].filters[0].typed_config(tcp_proxy.v3.TcpProxy).cluster_specifier', 'filter_chains[0].filters[0].typed_config(tcp_proxy.v3.TcpProxy).stat_prefix']);
+    for (let i = 0; i < 3; i++) expect(validateEncoded('type.googleapis.com/envoy.config.listener.v3.Listener', bytes)).toEqual(first);
+    expect(validateEncoded('envoy.config.listener.v3.Listener', bytes, envoyType(TCP_PROXY).root)).toEqual(first);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +729,12 @@ describe('rule engine against the PGV harness protos', () => {
     expect(paths('TestMsg', { const: 'foo', nested: { const: 'foo', nested: { const: 'x' } } })).toEqual(['nested.nested.const']);
     expect(paths('OneOfRequired', {})).toEqual(['o']);
     expect(paths('AnyNone', { val: durationAny(1) })).toEqual([]);
+  });
+
+  it('checks only the member protobufjs reports as set when an object sets several of a oneof', () => {
+    const rules = (object: Obj) => rulesOf(validateMessage(harnessType('OneOf'), harnessType('OneOf').fromObject(object)));
+    expect(rules({ x: 'bar', y: 0 })).toEqual(['int32.gt']); // the last set member wins, as in oneofCase
+    expect(rules({ y: 0, z: { val: false } })).toEqual(['bool.const']);
   });
 
   it('flags sparse map entries (map.no_sparse) from the wire', () => {

@@ -147,3 +147,18 @@ describe('assessHealth', () => {
     expect(verdicts().r2).toBe('inactive');
   });
 });
+
+describe('sweeping preserved nodes', () => {
+  it('looks again a lease later at a node kept past its retention, not on every tick', () => {
+    const clock = new FakeClock();
+    const registry = new MemoryRegistry({ leaseSeconds: 10, expiredRetentionSeconds: 300, clock });
+    registry.record(heartbeat({ id: 'a' }));
+    clock.advance(10_000 + 300_000 + 5);
+    expect(registry.takeExpired(clock.now())).toEqual(['a']);
+    expect(registry.sweep(new Set(['a']))).toEqual([]);
+    expect(registry.nextDeadline()).toBe(clock.now() + 10_000);
+    expect(registry.sweep(new Set())).toEqual([]); // not due yet: no scan until then
+    clock.advance(10_000);
+    expect(registry.sweep(new Set())).toEqual(['a']);
+  });
+});

@@ -102,7 +102,6 @@ function toRegionInfo(node: NodeRecord): RegionInfoMessage {
 export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService {
   const { registry, clock } = deps;
   const logger = deps.logger;
-  const leaseMs = deps.leaseMs ?? registry.leaseMs;
 
   const updateStatus = (
     call: grpc.ServerUnaryCall<UpdateStatusRequestMessage, StatusMessage>,
@@ -151,7 +150,8 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
       callback(refused);
       return;
     }
-    callback(null, clusterInfo(registry.list(), clock.now(), leaseMs, call.request, deps.preserved?.()));
+    // The lease is read per call: a reload may change it.
+    callback(null, clusterInfo(registry.list(), clock.now(), deps.leaseMs ?? registry.leaseMs, call.request, deps.preserved?.()));
   };
 
   return {

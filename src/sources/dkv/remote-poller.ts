@@ -13,7 +13,8 @@ import { dkvToHeartbeat } from './to-heartbeat.js';
 
 export interface RemotePollerOptions {
   readonly addresses: readonly string[];
-  readonly databases: readonly string[];
+  /** The databases the groups reach, read at every poll (a reload may add one). */
+  readonly databases: () => readonly string[];
   readonly intervalMs: number;
   readonly mirror: MirrorRegistry;
   readonly logger: Logger;
@@ -78,7 +79,7 @@ export class RemotePoller {
   private async viewOf(client: grpc.Client): Promise<Heartbeat[]> {
     const view: Heartbeat[] = [];
     const deadline = Math.min(this.options.intervalMs, 5_000);
-    for (const database of this.options.databases) {
+    for (const database of this.options.databases()) {
       const response = await new Promise<GetClusterInfoResponseMessage>((resolve, reject) => {
         const call = (client as unknown as Record<string, GetClusterInfo>).GetClusterInfo!;
         call.call(client, { dcID: '', database, vBucket: '' }, new grpc.Metadata(), { deadline: Date.now() + deadline }, (error, value) =>
