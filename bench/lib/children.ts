@@ -1,0 +1,64 @@
+/**
+ * The child processes of a run, by role: which file, which Node flags, and how long each may live.
+ * A scenario starts its children through `Spawner`, which remembers them so that the runner can
+ * stop every one of them when the scenario ends, however it ends.
+ */
+import { fileURLToPath } from 'node:url';
+import { Child, stopAll } from './ipc.js';
+
+const file = (relative: string) => fileURLToPath(new URL(`../${relative}`, import.meta.url));
+
+export interface ShardvoyInfo {
+  readonly http: string;
+  readonly grpc: string;
+}
+export interface FloorInfo {
+  readonly grpc: string;
+  readonly responseBytes: { readonly sotw: number; readonly delta: number };
+}
+export interface HttpInfo {
+  readonly http: string;
+}
+
+/** No child outlives this, whatever happens to the runner (the full run takes a few minutes). */
+const MAX_LIFETIME_MS = 20 * 60_000;
+
+export class Spawner {
+  private readonly children: Child<unknown>[] = [];
+
+  /** shardvoy with a raw native configuration; --expose-gc so memory can be read after a full GC. */
+  shardvoy(config: object): Promise<Child<ShardvoyInfo>> {
+    // FSTDEP022: a Fastify deprecation shardvoy's app triggers on start; noise in every scenario's output.
+    return this.start('shardvoy', 'servers/shardvoy.ts', [JSON.stringify(config)], ['--expose-gc', '--disable-warning=FSTDEP022']);
+  }
+
+  floor(): Promise<Child<FloorInfo>> {
+    return this.start('floor-xds', 'servers/floor-xds.ts', [], ['--expose-gc']);
+  }
+
+  parseOnly(): Promise<Child<HttpInfo>> {
+    return this.start('parse-only', 'servers/parse-only.ts', [], []);
+  }
+
+  adsClients(): Promise<Child<{ pid: number }>> {
+    return this.start('ads-streams', 'clients/ads-streams.ts', [], []);
+  }
+
+  ingestLoad(): Promise<Child<{ pid: number }>> {
+    return this.start('ingest-load', 'clients/ingest-load.ts', [], []);
+  }
+
+  scale(): Promise<Child<{ pid: number }>> {
+    return this.start('scale', 'scale/scale-child.ts', [], []);
+  }
+
+  async stopAll(): Promise<void> {
+    await stopAll(this.children.splice(0));
+  }
+
+  private async start<Info>(name: string, relative: string, args: string[], nodeFlags: string[]): Promise<Child<Info>> {
+    const child = await Child.start<Info>(file(relative), { name, args, nodeFlags, maxLifetimeMs: MAX_LIFETIME_MS, readyTimeoutMs: 60_000 });
+    this.children.push(child as Child<unknown>);
+    return child;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Sizes and durations of a run. `full` is what the targets of issue 7 are stated for; `quick` is a
+ * smoke run of the same scenarios at smaller sizes; `tiny` is for a test that only checks that
+ * every scenario runs end to end.
+ */
+export type ProfileName = 'full' | 'quick' | 'tiny';
+
+export interface Profile {
+  readonly name: ProfileName;
+  /** `passes` measured loads per server, alternating between the two servers. */
+  readonly ingest: { readonly connections: number; readonly durationSec: number; readonly warmupSec: number; readonly ids: number; readonly passes: number };
+  /** Stream counts; each count is measured over `warmupRounds` discarded and `rounds` kept changes. */
+  readonly fanout: { readonly counts: readonly number[]; readonly warmupRounds: number; readonly rounds: number };
+  readonly memory: { readonly count: number; readonly idleMs: number };
+  readonly scale: { readonly groups: number; readonly shards: number; readonly nodesPerShard: number; readonly reps: number };
+  /** `repeats` storms in a row per server, on the same streams. */
+  readonly storm: { readonly count: number; readonly repeats: number };
+  /** Streams opened together before waiting for their first responses (setup, not the storm). */
+  readonly waveSize: number;
+}
+
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
+  full: {
+    name: 'full',
+    ingest: { connections: 50, durationSec: 10, warmupSec: 2, ids: 1_000, passes: 2 },
+    fanout: { counts: [1_000, 5_000], warmupRounds: 1, rounds: 5 },
+    memory: { count: 5_000, idleMs: 2_000 },
+    scale: { groups: 20, shards: 1_000, nodesPerShard: 10, reps: 5 },
+    storm: { count: 5_000, repeats: 3 },
+    waveSize: 500,
+  },
+  quick: {
+    name: 'quick',
+    ingest: { connections: 50, durationSec: 3, warmupSec: 1, ids: 1_000, passes: 1 },
+    fanout: { counts: [200, 1_000], warmupRounds: 1, rounds: 2 },
+    memory: { count: 1_000, idleMs: 1_000 },
+    scale: { groups: 20, shards: 200, nodesPerShard: 10, reps: 3 },
+    storm: { count: 1_000, repeats: 2 },
+    waveSize: 500,
+  },
+  tiny: {
+    name: 'tiny',
+    ingest: { connections: 4, durationSec: 1, warmupSec: 0, ids: 20, passes: 1 },
+    fanout: { counts: [10], warmupRounds: 0, rounds: 1 },
+    memory: { count: 10, idleMs: 100 },
+    scale: { groups: 2, shards: 5, nodesPerShard: 3, reps: 1 },
+    storm: { count: 10, repeats: 1 },
+    waveSize: 10,
+  },
+};
+
+export function describeProfile(profile: Profile): string {
+  const p = profile;
+  return (
+    `${p.name} (ingest ${p.ingest.connections} connections × ${p.ingest.durationSec} s × ${p.ingest.passes}; fan-out N = ${p.fanout.counts.join(', ')}; ` +
+    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats})`
+  );
+}
