@@ -19,6 +19,7 @@ import { validateMessage } from '../../src/envoy-api/pgv.js';
 import { parseInvocation, resolveConfig } from '../../src/invocation.js';
 import { makeTestPki } from '../support/certs.js';
 import { fromProtoJson, ProtoJsonError } from '../support/proto-json.js';
+import { messageView } from '../support/message-view.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const at = (...parts: string[]) => join(ROOT, ...parts);
@@ -38,21 +39,7 @@ function bootstrapMessage(json: unknown): protobuf.Message {
   return fromProtoJson(envoyType(BOOTSTRAP), json, { rejectDeprecated: true });
 }
 
-/** The message as plain data with enum names, 64-bit numbers as numbers, and Any payloads decoded. */
-function view(type: protobuf.Type, message: protobuf.Message): Json {
-  return expandAny(type.toObject(message, { enums: String, longs: Number, bytes: Array })) as Json;
-}
-
-function expandAny(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(expandAny);
-  if (value === null || typeof value !== 'object') return value;
-  const obj = value as Json;
-  if (typeof obj.type_url === 'string' && Array.isArray(obj.value)) {
-    const type = envoyType(obj.type_url.slice(obj.type_url.lastIndexOf('/') + 1));
-    return { '@type': obj.type_url, ...(view(type, type.decode(Uint8Array.from(obj.value))) as object) };
-  }
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, expandAny(v)]));
-}
+const view = (type: protobuf.Type, message: protobuf.Message): Json => messageView(type, message);
 
 /** Every Envoy listener port a group's config makes shardvoy send (contract 3.1). */
 function envoyListenerPorts(config: Config, groupName: string): number[] {

@@ -17,6 +17,7 @@ import { hostOfHostHeader } from '../../../src/sources/http/routes/group-config.
 import { buildTestApp, type TestApp } from '../../support/app.js';
 import { makeTestPki, type TestPki } from '../../support/certs.js';
 import { fromProtoJson } from '../../support/proto-json.js';
+import { messageView } from '../../support/message-view.js';
 
 type Json = Record<string, any>;
 
@@ -43,21 +44,7 @@ function bootstrapMessage(json: unknown): protobuf.Message {
   return fromProtoJson(BOOTSTRAP, json, { rejectDeprecated: true });
 }
 
-/** The message as plain data with enum names, 64-bit numbers as numbers, and Any payloads decoded. */
-function view(type: protobuf.Type, message: protobuf.Message): Json {
-  return expandAny(type.toObject(message, { enums: String, longs: Number, bytes: Array })) as Json;
-}
-
-function expandAny(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(expandAny);
-  if (value === null || typeof value !== 'object') return value;
-  const obj = value as Json;
-  if (typeof obj.type_url === 'string' && Array.isArray(obj.value)) {
-    const type = root.lookupType(obj.type_url.slice(obj.type_url.lastIndexOf('/') + 1));
-    return { '@type': obj.type_url, ...(view(type, type.decode(Uint8Array.from(obj.value))) as object) };
-  }
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, expandAny(v)]));
-}
+const view = (type: protobuf.Type, message: protobuf.Message): Json => messageView(type, message, root);
 
 /** Parses, converts and validates a served bootstrap; returns its view. Fails the test on any problem. */
 function checkedBootstrap(yamlText: string): Json {
