@@ -88,6 +88,8 @@ export async function runBench(options: BenchOptions = {}): Promise<Report> {
   const started = Date.now();
   const date = new Date(started).toISOString();
   const machine = machineInfo();
+  // Read before the run: what was measured, even if a commit lands while it goes on.
+  const code = codeUnderTest(REPO_ROOT);
   log(`shardvoy bench, profile ${describeProfile(PROFILES[profileName])}`);
   log(`${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, ${machine.os}`);
   const sections: Section[] = [];
@@ -98,7 +100,7 @@ export async function runBench(options: BenchOptions = {}): Promise<Report> {
     profile: describeProfile(PROFILES[profileName]),
     fullSize: profileName === 'full',
     machine,
-    code: codeUnderTest(REPO_ROOT),
+    code,
     durationSec: (Date.now() - started) / 1000,
     sections,
   };
