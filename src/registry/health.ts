@@ -13,6 +13,12 @@ export function shardKey(database: string, shard: string): string {
   return `${database}/${shard}`;
 }
 
+/** The database and shard of a shardKey (database names have no "/"). */
+export function splitShardKey(key: string): [database: string, shard: string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
 /**
  * `preserved` nodes (self-preservation) are judged as if their lease had not run out, for their
  * own verdict and for fencing alike.

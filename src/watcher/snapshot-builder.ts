@@ -10,7 +10,7 @@
  * gets a snapshot holding the very same resource sets.
  */
 import type { Config, GroupConfig, ShardConfig } from '../config/types.js';
-import { shardKey } from '../registry/health.js';
+import { shardKey, splitShardKey } from '../registry/health.js';
 import type { Health, NodeRecord } from '../registry/node.js';
 import type { PortView } from '../registry/ports.js';
 import { consistencyErrors } from '../snapshot/consistency.js';
@@ -256,11 +256,6 @@ function viewKey(group: GroupConfig): string {
 
 function byId(a: NodeRecord, b: NodeRecord): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function splitShardKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function reachesNodes(group: GroupConfig): boolean {

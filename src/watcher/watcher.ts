@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Clock } from '../registry/clock.js';
-import { assessHealth, shardKey } from '../registry/health.js';
+import { assessHealth, shardKey, splitShardKey } from '../registry/health.js';
 import type { Health, NodeRecord } from '../registry/node.js';
 import type { NodeRegistry } from '../registry/registry.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
@@ -198,10 +198,9 @@ export class Watcher {
       }
     }
     for (const key of shards) {
-      const slash = key.indexOf('/');
-      const database = key.slice(0, slash);
+      const [database, shard] = splitShardKey(key);
       databases.add(database);
-      const members = registry.shardMembers(database, key.slice(slash + 1));
+      const members = registry.shardMembers(database, shard);
       for (const [id, verdict] of assessHealth(members, now, registry.leaseMs, this.preserved)) this.health.set(id, verdict);
     }
     return { shards, databases };
