@@ -18,6 +18,7 @@ import {
   DEFAULT_DATABASE,
   DEFAULT_DEBOUNCE_MS,
   DEFAULT_EXPIRED_RETENTION_SECONDS,
+  DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS,
   DEFAULT_GRPC_LISTEN,
   DEFAULT_HTTP_LISTEN,
   DEFAULT_LEASE_SECONDS,
@@ -178,6 +179,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     maxConnectionAgeGraceSeconds: file.xds?.maxConnectionAgeGraceSeconds ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS,
     streamRequestsPerSecond: file.xds?.streamRequestsPerSecond ?? DEFAULT_STREAM_REQUESTS_PER_SECOND,
     streamRequestBurst: file.xds?.streamRequestBurst ?? DEFAULT_STREAM_REQUEST_BURST,
+    fencedConnectionCloseSeconds: file.xds?.fencedConnectionCloseSeconds ?? DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS,
   };
   if (xds.maxDelayMs < xds.debounceMs) {
     // The cap on waiting cannot be shorter than the window that batches changes.

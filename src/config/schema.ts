@@ -19,6 +19,7 @@ export const DEFAULT_MAX_CONNECTION_AGE_SECONDS = 1800;
 export const DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS = 60;
 export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
 export const DEFAULT_STREAM_REQUEST_BURST = 200;
+export const DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS = 1;
 export const DEFAULT_DATABASE = 'default';
 export const DEFAULT_PORT_REUSE_SECONDS = 86_400;
 export const DEFAULT_NODE_LISTEN_HOST = '0.0.0.0';
@@ -185,6 +186,9 @@ export const NativeConfigSchema = Type.Object(
           ),
           streamRequestBurst: Type.Optional(
             Type.Integer({ minimum: 1, default: DEFAULT_STREAM_REQUEST_BURST, reason: 'must be a whole number, 1 or more' }),
+          ),
+          fencedConnectionCloseSeconds: Type.Optional(
+            Type.Number({ minimum: 0, default: DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
           ),
         },
         { additionalProperties: false },

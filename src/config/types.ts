@@ -108,6 +108,12 @@ export interface XdsConfig {
   /** Per-stream request rate (token bucket refill); a client over it is cut off with RESOURCE_EXHAUSTED. */
   readonly streamRequestsPerSecond: number;
   readonly streamRequestBurst: number;
+  /**
+   * Contract 11: when a shard's routable masters change, connections opened through its masters
+   * listener are closed (Envoy drains the renamed filter chain, so Envoy's --drain-time-s must be
+   * at most this). 0 disables it.
+   */
+  readonly fencedConnectionCloseSeconds: number;
 }
 
 export interface Config {

@@ -14,6 +14,7 @@ export const DEFAULT_XDS_SETTINGS: XdsConfig = {
   maxConnectionAgeGraceSeconds: 60,
   streamRequestsPerSecond: 50,
   streamRequestBurst: 200,
+  fencedConnectionCloseSeconds: 1,
 };
 
 export async function startXdsServer(groups: string[], settings: Partial<XdsConfig> = {}) {
