@@ -1,14 +1,14 @@
 /**
  * The state file (contract section 9): nodes, their last status and port allocations, so a
  * restart neither forgets the topology nor reshuffles the ports clients were told to use.
- * Written atomically (temp file, fsync, rename, fsync of the folder): a crash leaves the old
- * file or the new one, never half of one. A file that cannot be read is moved aside and logged.
+ * Written atomically (atomic-write.ts): a crash leaves the old file or the new one, never half
+ * of one. A file that cannot be read is moved aside and logged.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, renameSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { writeAtomically } from './atomic-write.js';
 import type { DkvDetails } from './node.js';
 import type { NodeRegistry, RegistryState } from './registry.js';
 
@@ -86,26 +86,6 @@ function dkvToFile(dkv: DkvDetails): Static<typeof DkvDetailsSchema> {
     ...(dkv.masterHost === undefined ? {} : { masterHost: dkv.masterHost }),
     ...(dkv.nexusClusterUrl === undefined ? {} : { nexusClusterUrl: dkv.nexusClusterUrl }),
   };
-}
-
-/** Writes `contents` to `file` so that a crash at any moment leaves either the old or the new file. */
-export function writeAtomically(file: string, contents: string): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, contents);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
-  // The rename itself is durable only once the folder's entry is on disk.
-  const dir = openSync(path.dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
 }
 
 export type LoadResult = { kind: 'none' } | { kind: 'loaded'; state: RegistryState } | { kind: 'corrupt'; reason: string; movedTo: string };

@@ -1,11 +1,12 @@
 /** The state file: atomic writes, a round trip of nodes and ports, and corrupt files moved aside. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryRegistry } from '../../src/registry/memory-registry.js';
-import { loadState, StateSaver, serializeState, writeAtomically } from '../../src/registry/state-file.js';
+import { writeAtomically } from '../../src/registry/atomic-write.js';
+import { loadState, StateSaver, serializeState } from '../../src/registry/state-file.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { heartbeat } from '../support/heartbeats.js';
 
@@ -55,14 +56,6 @@ describe('state file', () => {
     expect(existsSync(file)).toBe(false);
     expect(readFileSync(moved, 'utf8')).toBe(contents);
     expect(moved).toBe(`${file}.corrupt-2026-11-22T10-00-00-000Z`);
-  });
-
-  it('writes through a temporary file: the target is always whole, and no temporary file is left', () => {
-    const file = path.join(dir, 'atomic.json');
-    writeAtomically(file, 'first version');
-    writeAtomically(file, 'second version');
-    expect(readFileSync(file, 'utf8')).toBe('second version');
-    expect(readdirSync(dir).filter((name) => name.startsWith('atomic.json.'))).toEqual([]);
   });
 
   it('saves after a change at most once a second, and at once on stop', async () => {
