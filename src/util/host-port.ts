@@ -1,6 +1,7 @@
 /**
- * `host:port` as the contract defines it: port 1..65535 (0 allowed only where a listen
- * address may ask for a free port), host an IPv4 address, a bracketed IPv6 address or a DNS name.
+ * `host:port` as the contract defines it: port 1..65535 in decimal without leading zeros (0
+ * allowed only where a listen address may ask for a free port), host an IPv4 address, a
+ * bracketed IPv6 address or a DNS name.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { HostPort } from '../config/types.js';
@@ -42,6 +43,8 @@ export function parseHostPort(text: string, options: { allowPortZero?: boolean }
     }
   }
   if (!DIGITS.test(portText)) return { ok: false, reason: `port "${portText}" is not a number` };
+  // "09201" is port 9201 under another spelling: a second address (and node id) for one node.
+  if (portText.length > 1 && portText.startsWith('0')) return { ok: false, reason: `port "${portText}" has a leading zero` };
   const port = Number(portText);
   const min = options.allowPortZero ? 0 : 1;
   if (port < min || port > 65535) return { ok: false, reason: `port ${portText} is outside ${min}..65535` };

@@ -68,9 +68,12 @@ function isDnsNameText(s: string): boolean {
   return labels.every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
 }
 
-/** Reading: the port is decimal digits with a value 1..65535 (leading zeros change nothing). */
+/**
+ * Reading: the port is written in decimal without leading zeros, value 1..65535 ("09201" would
+ * name the same port as "9201" under a second address, so a second node id).
+ */
 function isPortText(s: string): boolean {
-  return /^[0-9]+$/.test(s) && Number(s) >= 1 && Number(s) <= 65535;
+  return /^[1-9][0-9]*$/.test(s) && Number(s) <= 65535;
 }
 
 function isAddressText(v: unknown): v is string {

@@ -65,6 +65,13 @@ describe('dkvToHeartbeat', () => {
     expect(dkvToHeartbeat(request({}, '-1'), undefined)).toEqual({ ok: false, message: 'timestamp: must be a uint64' });
   });
 
+  it('refuses a nodeAddress whose port has a leading zero, as POST /v1/heartbeat does', () => {
+    expect(dkvToHeartbeat(request({ nodeAddress: '127.0.0.1:09201' }), undefined)).toEqual({
+      ok: false,
+      message: 'regionInfo.nodeAddress: port "09201" has a leading zero',
+    });
+  });
+
   it('accepts a status name only from the enum', () => {
     expect(dkvToHeartbeat(request({ status: 'MASTER' as never }), undefined)).toEqual({
       ok: false,

@@ -23,6 +23,9 @@ const BAD: Array<[string, unknown, number, string]> = [
   ['port 0', { ...GOOD, address: '10.0.0.5:0' }, 400, 'body.address: port 0 is outside 1..65535'],
   ['port 70000', { ...GOOD, address: '10.0.0.5:70000' }, 400, 'body.address: port 70000'],
   ['non-numeric port', { ...GOOD, address: '10.0.0.5:http' }, 400, 'body.address'],
+  // 127.0.0.1:09201 would be the same node as 127.0.0.1:9201 under a second address and id.
+  ['port with a leading zero', { ...GOOD, address: '127.0.0.1:09201' }, 400, 'body.address: port "09201" has a leading zero'],
+  ['port 00080 on IPv6', { ...GOOD, address: '[::1]:00080' }, 400, 'body.address: port "00080" has a leading zero'],
   ['bad IPv4', { ...GOOD, address: '300.1.1.1:80' }, 400, 'body.address'],
   ['unbracketed IPv6', { ...GOOD, address: 'fd00::1:80' }, 400, 'body.address'],
   ['bad DNS label', { ...GOOD, address: '-bad-.example:80' }, 400, 'body.address'],
