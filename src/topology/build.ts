@@ -8,7 +8,8 @@ import { shardKey } from '../registry/health.js';
 import { isRoutable, type Health, type NodeRecord, type Role } from '../registry/node.js';
 import type { PortView } from '../registry/ports.js';
 import { roleOfCluster } from './cluster-names.js';
-import type { ClusterIR, EndpointIR, GroupTopology, ListenerIR, VirtualHostIR } from './ir.js';
+import { connectionGeneration } from './connection-generation.js';
+import type { ClusterIR, EndpointIR, GroupTopology, ListenerIR, TcpListenerIR, VirtualHostIR } from './ir.js';
 
 export interface RegistryView {
   readonly nodes: readonly NodeRecord[];
@@ -71,7 +72,7 @@ export function buildGroup(config: Config, group: GroupConfig, index: RoutableIn
   const clusters: ClusterIR[] = [];
   for (const shard of group.shards) {
     clusters.push(...shardClusters(config, group, shard, index));
-    listeners.push(...shardListeners(group, shard));
+    listeners.push(...shardListeners(config, group, shard, index));
   }
   const extras = reachResources(group, index, ports);
   clusters.push(...extras.clusters);
@@ -147,7 +148,7 @@ export function endpointOf(group: GroupConfig, node: NodeRecord): EndpointIR {
   };
 }
 
-export function shardListeners(group: GroupConfig, shard: ShardConfig): ListenerIR[] {
+export function shardListeners(config: Config, group: GroupConfig, shard: ShardConfig, index: RoutableIndex): ListenerIR[] {
   const hosts: VirtualHostIR[] = shard.clusters.map((cluster) => ({
     name: cluster,
     domains: shard.clusters.length === 1 ? [cluster, '*'] : [cluster],
@@ -166,12 +167,21 @@ export function shardListeners(group: GroupConfig, shard: ShardConfig): Listener
   if (shard.protocol === 'http2') {
     return [{ kind: 'http', name: shard.name, address: listen, virtualHosts: hosts }];
   }
-  return shard.clusters.map((cluster, i) => ({
-    kind: 'tcp',
-    name: cluster,
-    address: { host: listen.host, port: listen.port + i },
-    cluster,
-  }));
+  return shard.clusters.map((cluster, i) => {
+    const listener: TcpListenerIR = { kind: 'tcp', name: cluster, address: { host: listen.host, port: listen.port + i }, cluster };
+    const generation = mastersGeneration(config, group, shard, cluster, index);
+    return generation === undefined ? listener : { ...listener, connectionGeneration: generation };
+  });
+}
+
+/**
+ * The connection generation of a tcp listener to `<shard>-masters`: from the ids its cluster's
+ * endpoints hold (the same index, so the same nodes). Replica listeners get none: contract 11
+ * is about writes reaching a deposed master.
+ */
+function mastersGeneration(config: Config, group: GroupConfig, shard: ShardConfig, cluster: string, index: RoutableIndex): string | undefined {
+  if (config.xds.fencedConnectionCloseSeconds === 0 || roleOfCluster(shard.name, cluster) !== 'master') return undefined;
+  return connectionGeneration(index.nodes(group.database, shard.name, 'master').map((node) => node.id));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -38,6 +38,12 @@ export interface TcpListenerIR {
   readonly name: string;
   readonly address: HostPort;
   readonly cluster: string;
+  /**
+   * The filter chain's name, set on `<shard>-masters` listeners only: it changes when the set of
+   * routable masters does, and Envoy then closes the connections opened before (contract 11).
+   * Absent: the chain keeps no name, and connections stay open across endpoint changes.
+   */
+  readonly connectionGeneration?: string;
 }
 
 /** An HTTP listener routing by :authority to one cluster per virtual host (dkvoy's shape). */

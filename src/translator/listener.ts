@@ -16,6 +16,8 @@ export function listenerResource(listener: ListenerIR): Record<string, unknown> 
         address: socketAddress(listener.address.host, listener.address.port),
         filter_chains: [
           {
+            // Renamed when a masters listener's masters change: Envoy drains the old chain (contract 11).
+            ...(listener.connectionGeneration === undefined ? {} : { name: listener.connectionGeneration }),
             filters: [
               {
                 name: 'envoy.filters.network.tcp_proxy',

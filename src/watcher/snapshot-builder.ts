@@ -1,9 +1,11 @@
 /**
  * Builds every group's snapshot from the registry, incrementally: the watcher names the shards
- * whose nodes changed (in routing or in verdict), and only their load assignments are
- * re-translated; every other resource is reused as it was. Clusters and listeners of shards
- * depend on the configuration alone, so they are built only on a full build (the first, after a
- * reload, or after a refused snapshot). Each content is encoded and checked once (ResourceEncoder).
+ * whose nodes changed (in routing or in verdict), and only their load assignments and listeners
+ * are re-translated (a masters listener's filter chain is named after its masters, contract 11);
+ * every other resource is reused as it was. Clusters of shards depend on the configuration
+ * alone, so they are built only on a full build (the first, after a reload, or after a refused
+ * snapshot). Each content is encoded and checked once (ResourceEncoder), so a listener whose
+ * content did not change is not re-encoded.
  *
  * Groups that see the same thing (same database, DC, shards and listeners: say one group per
  * application, all reaching one store) share one *view*: it is built once, and each of its groups
@@ -110,7 +112,7 @@ export class SnapshotBuilder {
       const resources: EncodedResource[] = [];
       for (const shard of view.group.shards) {
         for (const cluster of shardClusters(input.config, view.group, shard, index)) resources.push(...this.clusterPair(cluster, problems));
-        for (const listener of shardListeners(view.group, shard)) resources.push(this.listener(listener, problems));
+        for (const listener of shardListeners(input.config, view.group, shard, index)) resources.push(this.listener(listener, problems));
       }
       const reach = this.reach(view.group, index, input.ports, problems);
       resources.push(...reach);
@@ -160,6 +162,7 @@ export class SnapshotBuilder {
       for (const { view, shard } of this.shardsByKey.get(key) ?? []) {
         const entry = workOf(view);
         for (const cluster of shardClusters(input.config, view.group, shard, index)) entry.upserts.push(this.assignment(cluster, entry.problems));
+        for (const listener of shardListeners(input.config, view.group, shard, index)) entry.upserts.push(this.listener(listener, entry.problems));
       }
     }
     for (const view of reachViews) {

@@ -28,7 +28,7 @@ describe('heartbeats to Envoy over delta ADS', () => {
     await running.stop();
   });
 
-  it('sends clusters, endpoints and listeners, then only the load assignment that a failover changes', async () => {
+  it('sends clusters, endpoints and listeners, then only the load assignments and the masters listener that a failover changes', async () => {
     stream = new RawDeltaStream(running.grpcAddress);
     stream.request({ type_url: CLUSTER, node: { id: 'edge' } });
     const cds = await stream.next();
@@ -48,6 +48,11 @@ describe('heartbeats to Envoy over delta ADS', () => {
     expect([failover.type_url, failover.names.sort(), failover.removed]).toEqual([ENDPOINT, ['shard0-masters', 'shard0-replicas'], []]);
     expect(failover.versions['shard0-masters']).not.toBe(eds.versions['shard0-masters']);
     stream.ack(failover);
+    // Contract 11: the masters listener's filter chain is renamed, so Envoy closes the connections to the deposed master.
+    const renamed = await stream.next();
+    expect([renamed.type_url, renamed.names, renamed.removed]).toEqual([LISTENER, ['shard0-masters'], []]);
+    expect(renamed.versions['shard0-masters']).not.toBe(lds.versions['shard0-masters']);
+    stream.ack(renamed);
     await stream.expectNothing(300);
   });
 

@@ -1,11 +1,15 @@
 /**
  * The incremental rebuild (journal, lease buckets, dirty shards, shared views, memoized encoding)
- * must always publish exactly what a from-scratch translation of the same registry gives.
+ * must always publish exactly what a from-scratch translation of the same registry gives. That
+ * includes the masters listeners, whose filter chain is named after the routable masters
+ * (contract 11), with that naming on and off.
  */
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { LISTENER } from '../../src/envoy-api/type-urls.js';
 import { assessHealth } from '../../src/registry/health.js';
 import { MemoryRegistry } from '../../src/registry/memory-registry.js';
 import { portPools } from '../../src/registry/ports.js';
@@ -17,20 +21,21 @@ import { Watcher } from '../../src/watcher/watcher.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { heartbeat } from '../support/heartbeats.js';
 
-const config = parseConfig(
-  {
-    registry: { leaseSeconds: 10, expiredRetentionSeconds: 20, selfPreservation: { enabled: false } },
-    groups: [
-      // Two groups that see the same thing (one view), one in another DC, one with per-node ports
-      // for another database.
-      { name: 'a1', dc: 'dc1', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-replicas'] }, { name: 's1', listen: '0.0.0.0:10010', clusters: ['s1-masters'] }] },
-      { name: 'a2', dc: 'dc1', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-replicas'] }, { name: 's1', listen: '0.0.0.0:10010', clusters: ['s1-masters'] }] },
-      { name: 'b', dc: 'dc2', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-slaves'] }] },
-      { name: 'ext', database: 'kafka', advertisedHost: 'k.example.com', bootstrapListener: '0.0.0.0:9091', nodeListeners: { ports: '6001-6003' }, shards: [] },
-    ],
-  },
-  'test',
-);
+const base = {
+  registry: { leaseSeconds: 10, expiredRetentionSeconds: 20, selfPreservation: { enabled: false } },
+  groups: [
+    // Two groups that see the same thing (one view), one in another DC, one with per-node ports
+    // for another database.
+    { name: 'a1', dc: 'dc1', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-replicas'] }, { name: 's1', listen: '0.0.0.0:10010', clusters: ['s1-masters'] }] },
+    { name: 'a2', dc: 'dc1', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-replicas'] }, { name: 's1', listen: '0.0.0.0:10010', clusters: ['s1-masters'] }] },
+    { name: 'b', dc: 'dc2', shards: [{ name: 's0', listen: '0.0.0.0:10000', clusters: ['s0-masters', 's0-slaves'] }] },
+    { name: 'ext', database: 'kafka', advertisedHost: 'k.example.com', bootstrapListener: '0.0.0.0:9091', nodeListeners: { ports: '6001-6003' }, shards: [] },
+  ],
+};
+const configs = {
+  'masters listeners named after their masters': parseConfig(base, 'test'),
+  'fencedConnectionCloseSeconds 0': parseConfig({ ...base, xds: { fencedConnectionCloseSeconds: 0 } }, 'test'),
+};
 
 type Op =
   | { kind: 'beat'; node: number; database: 'default' | 'kafka'; shard: 's0' | 's1'; role: 'master' | 'replica'; status: 'active' | 'draining' | 'inactive'; epoch: number; dc: 'dc1' | 'dc2'; addr: number }
@@ -57,13 +62,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** The versions a from-scratch build of the registry gives, per group. */
-function fromScratch(registry: MemoryRegistry, now: number): Record<string, string> {
+function fromScratch(config: Config, registry: MemoryRegistry, now: number): Record<string, string> {
   const nodes = registry.list();
   const topology = buildTopology(config, { nodes, health: assessHealth(nodes, now, registry.leaseMs), ports: registry.ports });
   return Object.fromEntries([...topology].map(([group, t]) => [group, buildSnapshot(group, translateGroup(t).map(encodeResource)).version]));
 }
 
-describe('incremental builds', () => {
+describe.each(Object.entries(configs))('incremental builds (%s)', (_, config) => {
   it('publish exactly what a full translation gives, after every step of any history', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
@@ -85,7 +90,7 @@ describe('incremental builds', () => {
             }
             watcher.rebuild();
             const published = Object.fromEntries(config.groups.map((g) => [g.name, cache.get(g.name)?.version]));
-            expect(published).toEqual(fromScratch(registry, clock.now()));
+            expect(published).toEqual(fromScratch(config, registry, clock.now()));
           }
         } finally {
           watcher.stop();
@@ -93,5 +98,30 @@ describe('incremental builds', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('an incremental build after a master is fenced', () => {
+  it('re-sends that shard\'s masters listener, renamed, and no other listener', () => {
+    const config = configs['masters listeners named after their masters'];
+    const clock = new FakeClock();
+    const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
+    const cache = new SnapshotCache();
+    const watcher = new Watcher({ config, registry, cache, clock, logger: pino({ level: 'silent' }) });
+    const listenerVersions = (group: string) => Object.fromEntries([...cache.get(group)!.sets[LISTENER].items].map(([name, r]) => [name, r.version]));
+    watcher.start();
+    try {
+      for (const id of ['m1', 'm2']) registry.record(heartbeat({ id, address: `10.0.0.${id.slice(1)}:9000`, shard: 's0', role: 'master', epoch: 1 }));
+      registry.record(heartbeat({ id: 's1m', address: '10.0.1.1:9000', shard: 's1', role: 'master', epoch: 1 }));
+      watcher.rebuild();
+      const before = listenerVersions('a1');
+      registry.record(heartbeat({ id: 'm2', address: '10.0.0.2:9000', shard: 's0', role: 'master', epoch: 2 }));
+      watcher.rebuild();
+      const after = listenerVersions('a1');
+      expect(Object.keys(after).filter((name) => after[name] !== before[name])).toEqual(['s0-masters']);
+      expect(cache.get('a1')!.version).toBe(fromScratch(config, registry, clock.now()).a1);
+    } finally {
+      watcher.stop();
+    }
   });
 });
