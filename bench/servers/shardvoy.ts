@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { startShardvoy } from '../../src/main.js';
 import type { Snapshot } from '../../src/snapshot/snapshot.js';
-import { toHeartbeat } from '../../src/sources/http/routes/heartbeat.js';
+import { toHeartbeat } from '../../src/sources/http/heartbeat-body.js';
 import type { HeartbeatBody } from '../../src/sources/http/schemas.js';
 import type { ResourceTypeUrl } from '../../src/envoy-api/type-urls.js';
 import { serveParent } from '../lib/ipc.js';

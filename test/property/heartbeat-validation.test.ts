@@ -107,6 +107,31 @@ function isLabels(v: unknown): v is Record<string, string> {
 
 const isEpoch = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 53 - 1;
 
+/**
+ * "integer 0..2^53-1", read on the number as written: JSON.parse reads 1e-400 as 0 and
+ * 9007199254740991.4 as 2^53-1, so a literal counts only as decimal digits (no sign, fraction or
+ * exponent) whose value is in range.
+ */
+const isEpochLiteral = (literal: string | undefined) => literal !== undefined && /^(0|[1-9][0-9]*)$/.test(literal) && BigInt(literal) <= 2n ** 53n - 1n;
+
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|[{}[\]:,]|[^\s{}[\]:,"]+/g;
+/** The text of the last top-level `key` member's value, if it is a number (as JSON.parse, the last of duplicates wins). */
+function topLevelNumberText(payload: string, key: string): string | undefined {
+  const tokens = payload.match(JSON_TOKEN) ?? [];
+  let depth = 0;
+  let found: string | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '{' || token === '[') depth++;
+    else if (token === '}' || token === ']') depth--;
+    else if (depth === 1 && token.startsWith('"') && tokens[i + 1] === ':' && JSON.parse(token) === key) {
+      const value = tokens[i + 2] ?? '';
+      found = /^[-0-9]/.test(value) ? value : undefined;
+    }
+  }
+  return found;
+}
+
 interface ExpectedNode {
   id: string;
   address: string;
@@ -142,7 +167,7 @@ function judge(payload: string): Verdict {
   if (!has('role') || !['master', 'replica'].includes(b.role as string)) bad.add('role');
   if (has('status') && !['active', 'draining', 'inactive'].includes(b.status as string)) bad.add('status');
   if (has('dc') && !isNameText(b.dc)) bad.add('dc');
-  if (has('epoch') && !isEpoch(b.epoch)) bad.add('epoch');
+  if (has('epoch') && !(isEpoch(b.epoch) && isEpochLiteral(topLevelNumberText(payload, 'epoch')))) bad.add('epoch');
   if (has('labels') && !isLabels(b.labels)) bad.add('labels');
   if (bad.size > 0) return { status: 400, blame: bad };
   return {
@@ -402,7 +427,27 @@ const nonObjectBody = fc.oneof(
   anyUnicode,
 );
 
-const payloadArb = fc.oneof({ weight: 20, arbitrary: mixedBody }, { weight: 10, arbitrary: singleFaultBody }, { weight: 2, arbitrary: nonObjectBody }, { weight: 1, arbitrary: nearLimitBody });
+/**
+ * Epochs JSON.stringify never writes: a valid body with `"epoch":<literal>` spliced in first
+ * (so an epoch the body already has comes later and wins, as in JSON.parse).
+ */
+const epochLiteral = fc.oneof(
+  fc.constantFrom('1e-400', `0.${'0'.repeat(400)}1`, '1e300', '1.0', '3e0', '1E2', '-0', '0.0', '0e0', '7.00'),
+  fc.constantFrom('9007199254740991', '9007199254740992', '9007199254740993', '9007199254740991.4', '12345678901234567890'),
+  fc.nat({ max: 1000 }).map(String),
+);
+const rawEpochBody = fc.tuple(singleFaultBody, mixedBody, epochLiteral, fc.boolean()).map(([faulty, mixedPayload, literal, useMixed]) => {
+  const base = useMixed ? mixedPayload : faulty;
+  return base.startsWith('{}') ? `{"epoch":${literal}}` : base.replace(/^\{/, `{"epoch":${literal},`);
+});
+
+const payloadArb = fc.oneof(
+  { weight: 20, arbitrary: mixedBody },
+  { weight: 10, arbitrary: singleFaultBody },
+  { weight: 4, arbitrary: rawEpochBody },
+  { weight: 2, arbitrary: nonObjectBody },
+  { weight: 1, arbitrary: nearLimitBody },
+);
 
 // ---------------------------------------------------------------------------------------------
 // The properties

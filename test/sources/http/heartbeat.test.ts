@@ -13,6 +13,11 @@ function without<K extends keyof typeof GOOD>(key: K) {
   return copy;
 }
 
+/** GOOD with the epoch written exactly as `literal`. */
+function withEpoch(literal: string): string {
+  return JSON.stringify(GOOD).replace('"epoch":3', `"epoch":${literal}`);
+}
+
 /** [case, body (object or raw string), expected status, text the message must contain] */
 const BAD: Array<[string, unknown, number, string]> = [
   ['missing address', without('address'), 400, 'body.address: is required'],
@@ -44,6 +49,14 @@ const BAD: Array<[string, unknown, number, string]> = [
   ['fractional epoch', { ...GOOD, epoch: 1.5 }, 400, 'body.epoch: must be integer'],
   ['epoch beyond 2^53-1', { ...GOOD, epoch: 2 ** 53 }, 400, 'body.epoch'],
   ['epoch as a string', { ...GOOD, epoch: '3' }, 400, 'body.epoch: must be integer'],
+  // JSON.parse reads these as integers (0, 0, 1e300 is caught by the range); the rule is on what was written.
+  ['epoch 1e-400', withEpoch('1e-400'), 400, 'body.epoch: must be written as an integer'],
+  ['epoch 0.000…1', withEpoch(`0.${'0'.repeat(400)}1`), 400, 'body.epoch: must be written as an integer'],
+  ['epoch 1e300', withEpoch('1e300'), 400, 'body.epoch'],
+  ['epoch 1.0', withEpoch('1.0'), 400, 'body.epoch: must be written as an integer'],
+  ['epoch 3e0', withEpoch('3e0'), 400, 'body.epoch: must be written as an integer'],
+  ['epoch -0', withEpoch('-0'), 400, 'body.epoch: must be written as an integer'],
+  ['epoch 9007199254740991.4', withEpoch('9007199254740991.4'), 400, 'body.epoch: must be written as an integer'],
   ['33 labels', { ...GOOD, labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) }, 400, 'body.labels: must have at most 32 entries'],
   ['label value too long', { ...GOOD, labels: { rack: 'r'.repeat(257) } }, 400, 'body.labels.rack'],
   ['label value not a string', { ...GOOD, labels: { rack: 1 } }, 400, 'body.labels.rack: must be string'],
@@ -99,6 +112,26 @@ describe('POST /v1/heartbeat', () => {
     expect(response.statusCode).toBe(415);
     expect(response.json().message).toContain('content-type');
     expect(JSON.stringify(t.registry.list())).toBe(before);
+  });
+
+  it('takes an epoch written as digits, up to 2^53-1, and the last of two epochs as JSON.parse does', async () => {
+    for (const [payload, epoch] of [
+      [withEpoch('9007199254740991'), 2 ** 53 - 1],
+      [withEpoch('0'), 0],
+      [withEpoch(' 7 '), 7],
+      [withEpoch('1e-400, "epoch": 5'), 5],
+    ] as const) {
+      const response = await t.app.inject({ method: 'POST', url: '/v1/heartbeat', headers: { 'content-type': 'application/json' }, payload });
+      expect(response.statusCode, response.body).toBe(200);
+      expect(t.registry.get('dkv-a1')?.epoch).toBe(epoch);
+    }
+  });
+
+  it('names the address and the epoch when both are wrong beyond the schema', async () => {
+    const payload = JSON.stringify({ ...GOOD, address: '10.0.0.5:090' }).replace('"epoch":3', '"epoch":1e-400');
+    const response = await t.app.inject({ method: 'POST', url: '/v1/heartbeat', headers: { 'content-type': 'application/json' }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().message).toMatch(/body\.address: .*; body\.epoch: /);
   });
 
   it('reports every bad field of one request, not only the first', async () => {

@@ -1,43 +1,25 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Heartbeat } from '../../../registry/node.js';
 import { FollowingError } from '../../../registry/mirror-registry.js';
 import { RegistryFullError } from '../../../registry/registry.js';
 import { advertisedAddresses } from '../../../topology/advertised.js';
-import { parseHostPort } from '../../../util/host-port.js';
 import type { HttpDeps } from '../app.js';
 import { requireToken } from '../auth.js';
+import { toHeartbeat } from '../heartbeat-body.js';
+import { topLevelValueText } from '../json-literal.js';
+import { keepRawBody, rawBodyText } from '../raw-body.js';
 import { HeartbeatBody } from '../schemas.js';
-
-export class HeartbeatError extends Error {
-  readonly statusCode = 400;
-}
-
-/** Applies the defaults of the contract and the checks a JSON schema cannot express. */
-export function toHeartbeat(body: HeartbeatBody): Heartbeat {
-  const parsed = parseHostPort(body.address);
-  if (!parsed.ok) throw new HeartbeatError(`body.address: ${parsed.reason}`);
-  return {
-    id: body.id ?? body.address,
-    address: body.address,
-    host: parsed.value.host,
-    port: parsed.value.port,
-    database: body.database,
-    shard: body.shard,
-    role: body.role,
-    status: body.status ?? 'active',
-    dc: body.dc,
-    epoch: body.epoch ?? 0,
-    labels: body.labels ?? {},
-  };
-}
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(() => deps.config.auth, 'heartbeat') }, async (request, reply) => {
+  const onRequest = requireToken(() => deps.config.auth, 'heartbeat');
+  // The raw body: the epoch's rule is on the number as written (heartbeat-body.ts).
+  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest, preParsing: keepRawBody }, async (request, reply) => {
+    const raw = request.body.epoch === undefined ? undefined : rawBodyText(request);
+    const heartbeat = toHeartbeat(request.body, { epoch: raw === undefined ? undefined : topLevelValueText(raw, 'epoch') });
     let outcome;
     try {
-      outcome = deps.registry.record(toHeartbeat(request.body));
+      outcome = deps.registry.record(heartbeat);
     } catch (error) {
       if (error instanceof FollowingError) {
         return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });
