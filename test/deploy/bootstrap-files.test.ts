@@ -111,7 +111,8 @@ describe('envoy/*.yaml bootstraps', () => {
     it('takes listeners and clusters over one ADS stream to xds_cluster', () => {
       const dynamic = view(type, bootstrapMessage(json)).dynamic_resources;
       expect(dynamic.ads_config).toEqual({
-        api_type: 'GRPC',
+        // envoy-local-delta.yaml is the incremental-xDS variant of envoy-local.yaml.
+        api_type: file.endsWith('-delta.yaml') ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         grpc_services: [{ envoy_grpc: { cluster_name: 'xds_cluster' } }],
         set_node_on_first_message_only: true,
@@ -144,9 +145,17 @@ describe('envoy/*.yaml bootstraps', () => {
     });
   });
 
-  it('envoy-local.yaml reaches the control plane that `npm start` runs on this machine', () => {
-    const local = view(envoyType(BOOTSTRAP), bootstrapMessage(parse(readText('envoy', 'envoy-local.yaml'))));
+  it.each(['envoy-local.yaml', 'envoy-local-delta.yaml'])('%s reaches the control plane that `npm start` runs on this machine', (file) => {
+    const local = view(envoyType(BOOTSTRAP), bootstrapMessage(parse(readText('envoy', file))));
     expect(xdsEndpoint(local)).toEqual({ address: '127.0.0.1', port: defaultConfig().grpc.listen.port });
+  });
+
+  it('envoy-local-delta.yaml differs from envoy-local.yaml only in the ADS api_type', () => {
+    const sotw = parse(readText('envoy', 'envoy-local.yaml')) as Json;
+    const delta = parse(readText('envoy', 'envoy-local-delta.yaml')) as Json;
+    expect(delta.dynamic_resources.ads_config.api_type).toBe('DELTA_GRPC');
+    delta.dynamic_resources.ads_config.api_type = 'GRPC';
+    expect(delta).toEqual(sotw);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The README's worked example, run as written against a real Envoy: shardvoy on its built-in
- * default, the README's echo servers and heartbeats, `envoy/envoy-local.yaml` as committed.
- * Envoy's own counters say which node each connection reached.
+ * default, the README's echo servers and heartbeats, `envoy/envoy-local.yaml` as committed; and
+ * again with its delta-xDS twin `envoy/envoy-local-delta.yaml`. Envoy's own counters say which
+ * node each connection reached.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -11,11 +12,12 @@ import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { eventually } from '../support/harness.js';
 import { codeBlocks, readmeSection, ROOT } from '../support/readme.js';
 import { startShardvoyProcess, type ShardvoyProcess } from '../support/shardvoy-process.js';
-import { echoThrough } from '../support/tcp-echo.js';
+import { echoThrough, waitUntilPort } from '../support/tcp-echo.js';
 
 const section = readmeSection('A worked example');
 const [start, waitReady, nodes, look, runEnvoy, failover] = codeBlocks(section, 'sh');
 const [tableBefore, tableAfter] = codeBlocks(section, '');
+const ECHO_PORTS = [9001, 9002, 9003];
 
 /** Runs a README block with bash in a process group of its own, so its background jobs can be stopped. */
 function runBlock(script: string): { child: ChildProcess; done: Promise<string> } {
@@ -37,7 +39,7 @@ function stableRows(table: string): string[] {
     .map((line) => line.trim().split(/\s+/).slice(0, -1).join(' '));
 }
 
-describe('the README worked example on a real Envoy', () => {
+describe.each(['envoy/envoy-local.yaml', 'envoy/envoy-local-delta.yaml'])('the README worked example on a real Envoy with %s', (bootstrap) => {
   let shardvoy: ShardvoyProcess;
   let envoy: EnvoyProcess;
   let echoServers: ChildProcess | undefined;
@@ -53,17 +55,21 @@ describe('the README worked example on a real Envoy', () => {
     echoServers = block.child;
     const answers = await block.done;
     expect(answers.trim().split('\n')).toEqual(Array(3).fill('{"leaseSeconds":10,"advertised":{}}'));
+    // The block starts its echo servers in the background; give them the moment a person would.
+    for (const port of ECHO_PORTS) await waitUntilPort('accepting', port);
 
     const command = runEnvoy!.trim().split(/\s+/);
     expect(command.slice(0, 3)).toEqual(['envoy', '-c', 'envoy/envoy-local.yaml']);
     const flags = command.slice(3);
     expect(flags).toEqual(['--drain-time-s', '1']);
-    envoy = await startEnvoy({ bootstrapFile: path.join(ROOT, command[2]!), drainTimeSeconds: Number(flags[1]) });
+    envoy = await startEnvoy({ bootstrapFile: path.join(ROOT, bootstrap), drainTimeSeconds: Number(flags[1]) });
   });
 
   afterAll(async () => {
     await envoy?.stop();
     if (echoServers?.pid) process.kill(-echoServers.pid, 'SIGTERM');
+    // The next run of the README's blocks binds the same ports.
+    for (const port of ECHO_PORTS) await waitUntilPort('refusing', port);
     await shardvoy?.stop();
   });
 

@@ -42,9 +42,10 @@ export async function startTestShardvoy(rawConfig: Record<string, unknown>, twea
 /** Heartbeats a set of nodes every `intervalMs`, as live nodes do; a node can be silenced (it "dies"). */
 export class HeartbeatPump {
   private readonly bodies = new Map<string, Record<string, unknown>>();
+  private readonly acceptedAt = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly running: Running, intervalMs = 200) {
+  constructor(private readonly running: Pick<Running, 'heartbeat'>, intervalMs = 200) {
     this.timer = setInterval(() => void this.beatAll(), intervalMs);
   }
 
@@ -52,6 +53,12 @@ export class HeartbeatPump {
     this.bodies.set(String(body.id), body);
     const response = await this.running.heartbeat(body);
     if (!response.ok) throw new Error(`heartbeat refused: ${response.status} ${await response.text()}`);
+    this.acceptedAt.set(String(body.id), Date.now());
+  }
+
+  /** When the last heartbeat of a node was answered 200: its lease ends a lease after (at the latest). */
+  lastAcceptedAt(id: string): number | undefined {
+    return this.acceptedAt.get(id);
   }
 
   silence(id: string): void {
@@ -63,7 +70,13 @@ export class HeartbeatPump {
   }
 
   private async beatAll(): Promise<void> {
-    await Promise.all([...this.bodies.values()].map((body) => this.running.heartbeat(body).catch(() => undefined)));
+    await Promise.all(
+      [...this.bodies.values()].map(async (body) => {
+        const response = await this.running.heartbeat(body).catch(() => undefined);
+        // Even one answered after the node was silenced extended its lease.
+        if (response?.ok) this.acceptedAt.set(String(body.id), Date.now());
+      }),
+    );
   }
 }
 

@@ -20,3 +20,20 @@ export function echoThrough(port: number, text: string, host = '127.0.0.1', time
     socket.on('close', () => finish(new Error(`connection through ${host}:${port} closed after "${received}"`)));
   });
 }
+
+/** Resolves once host:port accepts connections (`accepting`) or refuses them (`refusing`). */
+export async function waitUntilPort(state: 'accepting' | 'refusing', port: number, host = '127.0.0.1', timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (accepted === (state === 'accepting')) return;
+    if (Date.now() > deadline) throw new Error(`${host}:${port} is not ${state} connections after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
