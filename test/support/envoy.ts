@@ -78,6 +78,21 @@ export async function startEnvoy(options: EnvoyOptions): Promise<EnvoyProcess> {
   }
 }
 
+/**
+ * An Envoy sidecar of a group, on the bootstrap shardvoy itself hands out for it (contract 7.3,
+ * `GET /v1/groups/:group/envoy-bootstrap`), its admin moved to a free port.
+ */
+export async function startGroupEnvoy(
+  shardvoy: { readonly baseUrl: string; readonly grpcAddress: string },
+  group: string,
+  options: Omit<EnvoyOptions, 'bootstrap' | 'bootstrapFile'> = {},
+): Promise<EnvoyProcess> {
+  const url = `${shardvoy.baseUrl}/v1/groups/${encodeURIComponent(group)}/envoy-bootstrap?xds=${shardvoy.grpcAddress}`;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+  return startEnvoy({ ...options, bootstrap: await response.text() });
+}
+
 function withAdminOnFreePort(bootstrap: string | Record<string, unknown>): Record<string, unknown> {
   const parsed = (typeof bootstrap === 'string' ? parse(bootstrap) : structuredClone(bootstrap)) as Record<string, unknown>;
   return { ...parsed, admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } } };

@@ -62,6 +62,6 @@ export class TrafficProbe {
 }
 
 /** One line a reader (and bench/RESULTS.md) can pick out of the test output. */
-export function printFigure(name: string, figures: Record<string, unknown>): void {
+export function printFigure(name: string, figures: object): void {
   console.log(`FIGURE ${name} ${JSON.stringify(figures)}`);
 }
