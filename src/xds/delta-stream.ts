@@ -13,7 +13,7 @@ import type { Subscription } from './subscription.js';
 interface DeltaTypeState extends TypeStateBase {
   /** What the client holds, name -> version, as of the responses sent to it. */
   held: Map<string, string>;
-  /** Names to send even if unchanged: EDS of clusters just updated, names just (re)subscribed. */
+  /** Names to send even if unchanged: names just (re)subscribed. */
   force: Set<string>;
 }
 
@@ -70,11 +70,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     for (const name of removed) state.held.delete(name);
     state.force.clear();
     this.options.send(withNonce(deltaBody(typeUrl, version, updated, removed, this.options.controlPlaneId), nonce));
-    if (typeUrl === CLUSTER) {
-      // An updated cluster warms until it gets endpoints again, even unchanged ones.
-      const endpoints = this.types.get(ENDPOINT);
-      for (const cluster of updated) endpoints?.force.add(cluster.name);
-    }
+    if (typeUrl === CLUSTER) this.warming.changedBy(updated.map((r) => r.name), removed);
+    if (typeUrl === ENDPOINT) this.warming.answered(updated.map((r) => r.name));
   }
 
   private diff(typeUrl: ResourceTypeUrl, state: DeltaTypeState, snapshot: Snapshot): Diff {
@@ -82,9 +79,11 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const subscribed = (name: string) => state.subscription.wildcard || state.subscription.names.has(name);
     const updated: EncodedResource[] = [];
     const candidates = state.subscription.wildcard ? set.items.keys() : state.subscription.names;
+    // An updated cluster warms until it gets endpoints again, even unchanged ones.
+    const fresh = (name: string) => state.force.has(name) || (typeUrl === ENDPOINT && this.warming.has(name));
     for (const name of candidates) {
       const resource = set.items.get(name);
-      if (resource && (state.held.get(name) !== resource.version || state.force.has(name))) updated.push(resource);
+      if (resource && (state.held.get(name) !== resource.version || fresh(name))) updated.push(resource);
     }
     // Removals after additions: a vanished cluster goes only once the listeners are up to date,
     // and its endpoints only once the client no longer holds the cluster.
@@ -125,6 +124,7 @@ function newState(): DeltaTypeState {
     held: new Map(),
     force: new Set(),
     nonce: undefined,
+    awaitingReply: false,
     sentVersion: undefined,
     sentAtMs: undefined,
     ackedVersion: undefined,

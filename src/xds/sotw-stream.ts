@@ -2,7 +2,8 @@
  * A state-of-the-world xDS stream (ADS, or a per-type service). On top of the shared rules:
  * - a response answers a request; a NACKed response is never sent again, only a changed snapshot;
  * - a client reconnecting with the version it holds is not sent the same content again;
- * - after a CDS response, EDS is answered afresh so updated clusters can finish warming;
+ * - after a CDS response, EDS is answered afresh so the clusters can finish warming, even when the
+ *   client reconnected stating the EDS version it holds;
  * - a cluster that disappears stays in CDS until the listeners that may use it have been updated,
  *   and its endpoints stay while the client holds it.
  */
@@ -14,8 +15,6 @@ import { XdsStream, type TypeStateBase } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
 
 interface SotwTypeState extends TypeStateBase {
-  /** Answer the next chance even if the content is unchanged (EDS after a CDS response). */
-  forceFresh: boolean;
   /** The resources of the last response: what the client holds if it accepted it. */
   sent: ReadonlyMap<string, EncodedResource>;
 }
@@ -42,20 +41,19 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse, S
   }
 
   protected hasChange(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): boolean {
-    return state.forceFresh || this.target(typeUrl, state, snapshot).version !== state.sentVersion;
+    // EDS is answered afresh, even unchanged, while it names a cluster the client is warming.
+    if (typeUrl === ENDPOINT && this.warming.owedTo(state.subscription)) return true;
+    return this.target(typeUrl, state, snapshot).version !== state.sentVersion;
   }
 
   protected respond(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): void {
     const target = this.target(typeUrl, state, snapshot);
     const nonce = this.nextNonce();
     this.markSent(state, target.version, nonce);
-    state.forceFresh = false;
     state.sent = new Map(target.resources.map((r) => [r.name, r]));
     this.options.send(withNonce(sotwBody(typeUrl, target.version, target.resources, this.options.controlPlaneId), nonce));
-    if (typeUrl === CLUSTER) {
-      const endpoints = this.types.get(ENDPOINT);
-      if (endpoints) endpoints.forceFresh = true;
-    }
+    if (typeUrl === CLUSTER) this.warming.replacedBy(state.sent.keys());
+    if (typeUrl === ENDPOINT) this.warming.answered(state.subscription.names);
   }
 
   private target(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): Target {
@@ -96,9 +94,9 @@ function newState(heldVersion: string): SotwTypeState {
   return {
     subscription: { wildcard: false, names: new Set() },
     pending: false,
-    forceFresh: false,
     sent: new Map(),
     nonce: undefined,
+    awaitingReply: false,
     sentVersion: held,
     sentAtMs: undefined,
     ackedVersion: held,

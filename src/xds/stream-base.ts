@@ -6,7 +6,7 @@
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { PUSH_ORDER, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
 import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
@@ -14,6 +14,7 @@ import type { ErrorDetail, NodeInfo } from './messages.js';
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
 import type { Subscription } from './subscription.js';
 import { TokenBucket } from './token-bucket.js';
+import { WarmingClusters } from './warming-clusters.js';
 
 /** CSDS's ClientConfigStatus, per resource type of one stream. */
 export type ConfigStatus = 'SYNCED' | 'NOT_SENT' | 'STALE' | 'ERROR';
@@ -43,6 +44,8 @@ export interface TypeStateBase {
   /** The client has a request outstanding that no response has answered: a response may be sent. */
   pending: boolean;
   nonce: string | undefined;
+  /** The last response has not been ACKed or NACKed yet. */
+  awaitingReply: boolean;
   sentVersion: string | undefined;
   sentAtMs: number | undefined;
   ackedVersion: string | undefined;
@@ -79,6 +82,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   protected readonly types = new Map<ResourceTypeUrl, State>();
   protected node: NodeInfo | undefined;
   protected group: string | undefined;
+  protected readonly warming = new WarmingClusters();
   private readonly connectedAtMs: number;
   private readonly budget: TokenBucket;
   private nonceCounter = 0;
@@ -154,7 +158,8 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   /**
    * Sends what changed, type by type in make-before-break order (CDS, EDS, LDS, RDS). A type with
    * a change it cannot send yet (its last response is not ACKed) holds back the types after it,
-   * so a listener never arrives before the clusters it routes to.
+   * and listeners also wait for their clusters to be warm, so a listener never arrives before
+   * the clusters it routes to can take traffic.
    */
   protected flush(): void {
     const snapshot = this.snapshot();
@@ -162,9 +167,23 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     for (const typeUrl of PUSH_ORDER) {
       const state = this.types.get(typeUrl);
       if (!state || !this.hasChange(typeUrl, state, snapshot)) continue;
-      if (!state.pending) break;
+      if (!state.pending || (typeUrl === LISTENER && !this.clustersWarm(snapshot))) break;
       this.respond(typeUrl, state, snapshot);
     }
+  }
+
+  /**
+   * Envoy warms a cluster until it gets its endpoints, and a listener routing to a warming cluster
+   * warms too: listeners wait until the clusters were ACKed and fresh endpoints went out for each.
+   */
+  private clustersWarm(snapshot: Snapshot): boolean {
+    const clusters = this.types.get(CLUSTER);
+    if (clusters && (clusters.awaitingReply || this.nackedLast(clusters))) return false;
+    return !this.warming.holdsListeners(snapshot.sets[ENDPOINT]);
+  }
+
+  private nackedLast(state: State): boolean {
+    return state.nack !== undefined && state.nack.nonce === state.nonce;
   }
 
   /** Matches a request's nonce against the last response of its type and records an ACK or NACK. */
@@ -174,6 +193,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
       this.options.logger.debug({ type: SHORT_NAMES[typeUrl], nonce: request.response_nonce, latest: state.nonce }, 'stale nonce');
       return 'stale';
     }
+    state.awaitingReply = false;
     if (request.error_detail) {
       const now = this.options.clock.now();
       state.nack = { version: state.sentVersion ?? '', nonce: request.response_nonce, message: request.error_detail.message, atMs: now };
@@ -193,13 +213,14 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
 
   protected markSent(state: State, version: string, nonce: string): void {
     state.pending = false;
+    state.awaitingReply = true;
     state.sentVersion = version;
     state.nonce = nonce;
     state.sentAtMs = this.options.clock.now();
   }
 
   private configStatus(typeUrl: ResourceTypeUrl, state: State, snapshot: Snapshot | undefined): ConfigStatus {
-    if (state.nack && state.nack.nonce === state.nonce) return 'ERROR';
+    if (this.nackedLast(state)) return 'ERROR';
     if (state.sentVersion === undefined) return 'NOT_SENT';
     const behind = snapshot !== undefined && this.hasChange(typeUrl, state, snapshot);
     return state.ackedVersion === state.sentVersion && !behind ? 'SYNCED' : 'STALE';

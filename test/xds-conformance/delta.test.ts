@@ -48,15 +48,20 @@ describe('delta ADS conformance', () => {
     expect([cds.type_url, cds.names, cds.removed]).toEqual([CLUSTER, ['c'], []]); // b held: listen-b still routes to it
     const eds = await stream.next();
     expect([eds.type_url, eds.names, eds.removed]).toEqual([ENDPOINT, ['a'], []]); // a changed; b kept while b is held
-    const lds = await stream.next();
-    expect([lds.type_url, lds.names, lds.removed]).toEqual([LISTENER, ['listen-c'], ['listen-b']]);
+    await stream.expectNothing(150); // listeners wait for c to be ACKed and given endpoints
     stream.ack(cds);
-    const removal = await stream.next();
-    expect([removal.type_url, removal.names, removal.removed]).toEqual([CLUSTER, [], ['b']]);
     // As Envoy does, the client ACKs and subscribes to the endpoints of the new cluster c.
     stream.request({ type_url: ENDPOINT, response_nonce: eds.nonce, resource_names_subscribe: ['c'] });
+    const edsC = await stream.next();
+    expect([edsC.type_url, edsC.names, edsC.removed]).toEqual([ENDPOINT, ['c'], []]);
+    const lds = await stream.next();
+    expect([lds.type_url, lds.names, lds.removed]).toEqual([LISTENER, ['listen-c'], ['listen-b']]);
+    stream.ack(lds);
+    const removal = await stream.next();
+    expect([removal.type_url, removal.names, removal.removed]).toEqual([CLUSTER, [], ['b']]);
+    stream.ack(edsC);
     const edsNext = await stream.next();
-    expect([edsNext.type_url, edsNext.names, edsNext.removed]).toEqual([ENDPOINT, ['c'], ['b']]);
+    expect([edsNext.type_url, edsNext.names, edsNext.removed]).toEqual([ENDPOINT, [], ['b']]);
   });
 
   it('honours initial_resource_versions on reconnect: unchanged is not sent, vanished is removed', async () => {

@@ -40,43 +40,53 @@ describe('SotW ADS conformance', () => {
     expect(cds.version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
   });
 
-  it('adds before it removes: new clusters and endpoints, then listeners, and only then drops the old cluster', async () => {
+  it('adds before it removes: new clusters, their endpoints, then listeners, and only then drops the old cluster', async () => {
     const { stream } = await synced();
     fixture.xds.cache.publish(snapshotOf('edge', { clusters: { b: ['10.0.0.2:9000'] }, listeners: { 'listen-b': [10001, 'b'] } }));
     const cds = await stream.next();
     expect([cds.type_url, cds.names.sort()]).toEqual([CLUSTER, ['a', 'b']]); // a kept: listen-a still routes to it
     const eds = await stream.next();
     expect([eds.type_url, eds.names]).toEqual([ENDPOINT, ['a']]); // fresh EDS after CDS: a's endpoints kept while a is
+    await stream.expectNothing(150); // listeners wait: b is neither ACKed nor given endpoints
+
+    stream.ack(cds);
+    stream.ack(eds, ['a', 'b']); // as Envoy does once it holds b
+    const edsB = await stream.next();
+    expect([edsB.type_url, edsB.names.sort()]).toEqual([ENDPOINT, ['a', 'b']]);
     const lds = await stream.next();
     expect([lds.type_url, lds.names]).toEqual([LISTENER, ['listen-b']]);
     await stream.expectNothing(150);
 
-    stream.ack(cds);
+    stream.ack(lds);
     const final = await stream.next();
     expect([final.type_url, final.names]).toEqual([CLUSTER, ['b']]);
     expect(final.version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
-    stream.ack(eds, ['b']);
-    const edsB = await stream.next();
-    expect([edsB.type_url, edsB.names]).toEqual([ENDPOINT, ['b']]);
+    stream.ack(final);
+    stream.ack(edsB, ['b']);
+    const edsFinal = await stream.next();
+    expect([edsFinal.type_url, edsFinal.names]).toEqual([ENDPOINT, ['b']]);
   });
 
-  it('holds listeners back while a newer CDS waits for its ACK', async () => {
+  it('holds listeners back until the clusters are ACKed, however many cluster updates come first', async () => {
     const { stream } = await synced();
     // Change a cluster (timeout only) and a listener at once, then again before the client ACKs.
     fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_000 }, listeners: { 'listen-a': [10005, 'a'] } }));
     const cds1 = await stream.next();
     const eds1 = await stream.next();
-    const lds1 = await stream.next();
-    expect([cds1.type_url, eds1.type_url, lds1.type_url]).toEqual([CLUSTER, ENDPOINT, LISTENER]);
+    expect([cds1.type_url, cds1.decoded[0]!.connect_timeout, eds1.type_url]).toEqual([CLUSTER, '1s', ENDPOINT]);
+    await stream.expectNothing(200); // the listener waits for the clusters' ACK
     fixture.xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 2_000 }, listeners: { 'listen-a': [10006, 'a'] } }));
-    await stream.expectNothing(200); // nothing is pending: every type awaits its ACK
-    stream.ack(lds1);
+    await stream.expectNothing(200); // nothing is pending: CDS and EDS await their ACKs
+    stream.ack(eds1, ['a']);
     await stream.expectNothing(200); // LDS may not overtake the newer CDS
     stream.ack(cds1);
-    expect((await stream.next()).type_url).toBe(CLUSTER);
-    stream.ack(eds1, ['a']);
+    const cds2 = await stream.next();
+    expect([cds2.type_url, cds2.decoded[0]!.connect_timeout]).toEqual([CLUSTER, '2s']);
     expect((await stream.next()).type_url).toBe(ENDPOINT);
-    expect((await stream.next()).type_url).toBe(LISTENER);
+    await stream.expectNothing(200);
+    stream.ack(cds2);
+    const lds = await stream.next();
+    expect([lds.type_url, lds.decoded[0]!.address.socket_address.port_value]).toEqual([LISTENER, 10006]);
   });
 
   it('warms clusters: any CDS change is followed by a fresh EDS answer, even with unchanged endpoints', async () => {
