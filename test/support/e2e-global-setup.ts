@@ -4,14 +4,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { removeStaleNamespaces } from './netns.js';
+import { ROOT } from './readme.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export default function setup(project: TestProject): void {
+export default function setup(project: TestProject): () => void {
   const envoyBin = execFileSync(path.join(ROOT, 'scripts', 'peers', 'envoy.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
   const version = execFileSync(envoyBin, ['--version'], { encoding: 'utf8' }).trim();
   console.log(`e2e: Envoy ${version}`);
   project.provide('envoyBin', envoyBin);
+  removeStaleNamespaces();
+  return removeStaleNamespaces;
 }
