@@ -31,6 +31,9 @@ export function clusterResource(cluster: ClusterIR): Record<string, unknown> {
         tcp_health_check: {},
       },
     ];
+    // With health checks, Envoy keeps a host that left EDS until it fails them (15 s here): a
+    // deposed master would go on taking writes. The control plane's word is final.
+    resource.ignore_health_on_host_removal = true;
   }
   return resource;
 }
