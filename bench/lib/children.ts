@@ -26,10 +26,13 @@ const MAX_LIFETIME_MS = 20 * 60_000;
 export class Spawner {
   private readonly children: Child<unknown>[] = [];
 
-  /** shardvoy with a raw native configuration; --expose-gc so memory can be read after a full GC. */
-  shardvoy(config: object): Promise<Child<ShardvoyInfo>> {
+  /**
+   * shardvoy with a raw native configuration, its servers on free ports of `host` (default
+   * 127.0.0.1); --expose-gc so memory can be read after a full GC.
+   */
+  shardvoy(config: object, host = '127.0.0.1'): Promise<Child<ShardvoyInfo>> {
     // FSTDEP022: a Fastify deprecation shardvoy's app triggers on start; noise in every scenario's output.
-    return this.start('shardvoy', 'servers/shardvoy.ts', [JSON.stringify(config)], ['--expose-gc', '--disable-warning=FSTDEP022']);
+    return this.start('shardvoy', 'servers/shardvoy.ts', [JSON.stringify(config), host], ['--expose-gc', '--disable-warning=FSTDEP022']);
   }
 
   floor(): Promise<Child<FloorInfo>> {

@@ -15,6 +15,8 @@ export interface Profile {
   readonly scale: { readonly groups: number; readonly shards: number; readonly nodesPerShard: number; readonly reps: number };
   /** `repeats` storms in a row per server, on the same streams. */
   readonly storm: { readonly count: number; readonly repeats: number };
+  /** Real Envoys of one group, and master changes made one after another. */
+  readonly envoys: { readonly count: number; readonly changes: number };
   /** Streams opened together before waiting for their first responses (setup, not the storm). */
   readonly waveSize: number;
 }
@@ -27,6 +29,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     memory: { count: 5_000, idleMs: 2_000 },
     scale: { groups: 20, shards: 1_000, nodesPerShard: 10, reps: 5 },
     storm: { count: 5_000, repeats: 3 },
+    envoys: { count: 20, changes: 5 },
     waveSize: 500,
   },
   quick: {
@@ -36,6 +39,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     memory: { count: 1_000, idleMs: 1_000 },
     scale: { groups: 20, shards: 200, nodesPerShard: 10, reps: 3 },
     storm: { count: 1_000, repeats: 2 },
+    envoys: { count: 5, changes: 3 },
     waveSize: 500,
   },
   tiny: {
@@ -45,6 +49,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     memory: { count: 10, idleMs: 100 },
     scale: { groups: 2, shards: 5, nodesPerShard: 3, reps: 1 },
     storm: { count: 10, repeats: 1 },
+    envoys: { count: 2, changes: 1 },
     waveSize: 10,
   },
 };
@@ -53,6 +58,6 @@ export function describeProfile(profile: Profile): string {
   const p = profile;
   return (
     `${p.name} (ingest ${p.ingest.connections} connections × ${p.ingest.durationSec} s × ${p.ingest.passes}; fan-out N = ${p.fanout.counts.join(', ')}; ` +
-    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats})`
+    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats}; ${p.envoys.count} Envoys × ${p.envoys.changes} changes)`
   );
 }

@@ -1,6 +1,7 @@
 /**
- * shardvoy under test: the real pipeline (startShardvoy) in its own process, on 127.0.0.1 with
- * free ports, no warm-up, logging at warn. argv[2] is the raw native configuration, as JSON.
+ * shardvoy under test: the real pipeline (startShardvoy) in its own process, on free ports of
+ * argv[3] (default 127.0.0.1), no warm-up, logging at warn. argv[2] is the raw native
+ * configuration, as JSON.
  *
  * IPC requests:
  *   heartbeat {bodies, awaitPublish?: {group, timeoutMs}}
@@ -21,11 +22,12 @@ import { serveParent } from '../lib/ipc.js';
 import { nowAbs, processStatsMonitor, type StatsRequest } from '../lib/process-stats.js';
 
 const raw: unknown = JSON.parse(process.argv[2] ?? '{}');
+const host = process.argv[3] ?? '127.0.0.1';
 const parsed = parseConfig(raw, 'bench');
 const config: Config = {
   ...parsed,
-  http: { ...parsed.http, listen: { host: '127.0.0.1', port: 0 } },
-  grpc: { ...parsed.grpc, listen: { host: '127.0.0.1', port: 0 } },
+  http: { ...parsed.http, listen: { host, port: 0 } },
+  grpc: { ...parsed.grpc, listen: { host, port: 0 } },
   registry: { ...parsed.registry, warmupSeconds: 0 },
 };
 
@@ -100,6 +102,6 @@ serveParent(
     resourceBytes: (request: { group: string; typeUrl: ResourceTypeUrl; name: string }) =>
       shardvoy.cache.get(request.group)?.sets[request.typeUrl].items.get(request.name)?.value.length ?? null,
   },
-  { http: `http://127.0.0.1:${shardvoy.http.port}`, grpc: `127.0.0.1:${shardvoy.grpc.port}` },
+  { http: `http://${host}:${shardvoy.http.port}`, grpc: `${host}:${shardvoy.grpc.port}` },
   () => shardvoy.stop(),
 );
