@@ -72,6 +72,15 @@ describe('shardvoy command line', () => {
     for (const line of run.lines) expect(typeof line.level).toBe('number'); // every stdout line is pino JSON
   });
 
+  it('serve writes nothing to stderr, from start to shutdown (no deprecation warning either)', async () => {
+    const run = cli(['serve', '--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+    const http = await run.waitForLine((l) => l.service === 'http');
+    expect((await fetch(`http://${http.address}/v1/nodes/some-node`)).status).toBe(404);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.stderr).toBe('');
+  });
+
   it('demo: simulated nodes heartbeat, and killing the master promotes a replica', async () => {
     const file = path.join(dir, 'demo.yaml');
     writeFileSync(file, 'registry:\n  leaseSeconds: 1\ngroups:\n  - name: local-group\n    shards:\n      - name: shard0\n        listen: "127.0.0.1:10000"\n        clusters: [shard0-masters, shard0-replicas]\n');
