@@ -8,7 +8,7 @@
  * scenario has a time bound, and every child is stopped when its scenario ends, however it ends.
  * `runBench` is exported so a test can run the `tiny` profile.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,10 +107,23 @@ export async function runBench(options: BenchOptions = {}): Promise<Report> {
   };
   const resultsPath = options.resultsPath === undefined ? DEFAULT_RESULTS_PATH : options.resultsPath;
   if (resultsPath !== null) {
-    writeFileSync(resultsPath, renderMarkdown(report));
+    writeFileSync(resultsPath, renderMarkdown(report) + endToEndFigures(resultsPath));
     log(`\nwrote ${path.relative(process.cwd(), resultsPath) || resultsPath}`);
   }
   return report;
+}
+
+/**
+ * Figures measured by `npm run test:e2e` (failover times, say) are written into RESULTS.md by
+ * hand under this heading, after the bench's own sections; a bench run keeps them as they are.
+ */
+export const END_TO_END_HEADING = '## End-to-end figures';
+
+function endToEndFigures(resultsPath: string): string {
+  if (!existsSync(resultsPath)) return '';
+  const previous = readFileSync(resultsPath, 'utf8');
+  const at = previous.indexOf(`\n${END_TO_END_HEADING}`);
+  return at < 0 ? '' : `\n${previous.slice(at + 1).trimEnd()}\n`;
 }
 
 function parseArgs(argv: readonly string[]): BenchOptions {
