@@ -2,10 +2,7 @@
  * Wiring only: builds the pipeline (registry -> watcher -> snapshot cache -> xDS server, with the
  * HTTP API beside it), starts it, and stops it in the reverse order.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError } from './config/errors.js';
 import { reconcile, type Reconciled } from './config/reload.js';
 import type { Config, HostPort } from './config/types.js';
 import { messageNameOf } from './envoy-api/type-urls.js';
@@ -14,10 +11,9 @@ import { systemClock, type Clock } from './registry/clock.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
 import { ExpiryGuard } from './registry/self-preservation.js';
 import { MirrorRegistry } from './registry/mirror-registry.js';
-import type { NodeRegistry } from './registry/registry.js';
 import { RemotePoller } from './sources/dkv/remote-poller.js';
 import { portPools } from './registry/ports.js';
-import { loadState, StateSaver } from './registry/state-file.js';
+import { restoreState } from './registry/state-restore.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import { buildApp, type App } from './sources/http/app.js';
 import { metadataTokenCheck } from './auth/tokens.js';
@@ -39,27 +35,6 @@ export interface Shardvoy {
   readonly xds: XdsServer;
   readonly app: App;
   stop(): Promise<void>;
-}
-
-/** Loads the state file into the registry (a corrupt one is moved aside) and returns its saver. */
-function restoreState(file: string, registry: NodeRegistry, clock: Clock, logger: Logger): { saver: StateSaver; loaded: boolean } {
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    accessSync(path.dirname(file), constants.W_OK);
-  } catch (error) {
-    // Better refuse to start than run for hours believing the state is kept.
-    throw new ConfigError('registry.stateFile', `cannot write in ${path.dirname(file)}: ${(error as Error).message}`);
-  }
-  const loaded = loadState(file, clock.now());
-  if (loaded.kind === 'loaded') {
-    registry.restore(loaded.state);
-    logger.info({ file, nodes: loaded.state.nodes.length, ports: loaded.state.ports.length }, 'state loaded; every node has a fresh lease');
-  } else if (loaded.kind === 'corrupt') {
-    logger.error({ file, reason: loaded.reason, movedTo: loaded.movedTo }, 'state file unusable; moved aside, starting without it');
-  } else {
-    logger.info({ file }, 'no state file yet; starting empty');
-  }
-  return { saver: new StateSaver(file, registry, logger.child({ component: 'state' })), loaded: loaded.kind === 'loaded' };
 }
 
 export interface StartOptions {

@@ -2,7 +2,8 @@
  * The state file (contract section 9): nodes, their last status and port allocations, so a
  * restart neither forgets the topology nor reshuffles the ports clients were told to use.
  * Written atomically (atomic-write.ts): a crash leaves the old file or the new one, never half
- * of one. A file that cannot be read is moved aside and logged.
+ * of one. A file that cannot be read is moved aside and logged; in one that can, each entry is
+ * checked as a heartbeat would be (state-entries.ts) and only the valid ones load.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
@@ -11,57 +12,25 @@ import type { Logger } from 'pino';
 import { writeAtomically } from './atomic-write.js';
 import type { DkvDetails } from './node.js';
 import type { NodeRegistry, RegistryState } from './registry.js';
+import { checkNodes, checkPorts, StoredDkvDetails, type DroppedEntry, type StoredNode, type StoredPort } from './state-entries.js';
 
 const STATE_VERSION = 1;
 
-const Name = Type.String({ minLength: 1, maxLength: 128 });
-/** What a DKV node last reported (node.ts DkvDetails); absent for nodes registered over HTTP. */
-const DkvDetailsSchema = Type.Object({
-  regionStatus: Type.Union([
-    Type.Literal('INACTIVE'),
-    Type.Literal('LEADER'),
-    Type.Literal('PRIMARY_FOLLOWER'),
-    Type.Literal('SECONDARY_FOLLOWER'),
-    Type.Literal('ACTIVE_SLAVE'),
-  ]),
-  timestamp: Type.String({ pattern: '^[0-9]{1,20}$' }),
-  httpAddress: Type.String(),
-  masterHost: Type.Optional(Type.String()),
-  nexusClusterUrl: Type.Optional(Type.String()),
-});
-const StateSchema = Type.Object({
+/** The file as a whole; each entry is checked on its own (state-entries.ts), so one bad entry costs only itself. */
+const StateEnvelope = Type.Object({
   version: Type.Literal(STATE_VERSION),
   savedAt: Type.String(),
-  nodes: Type.Array(
-    Type.Object({
-      id: Name,
-      address: Type.String(),
-      host: Type.String(),
-      port: Type.Integer({ minimum: 1, maximum: 65535 }),
-      database: Name,
-      shard: Name,
-      role: Type.Union([Type.Literal('master'), Type.Literal('replica')]),
-      status: Type.Union([Type.Literal('active'), Type.Literal('draining'), Type.Literal('inactive')]),
-      dc: Type.Optional(Name),
-      epoch: Type.Integer({ minimum: 0 }),
-      labels: Type.Record(Type.String(), Type.String()),
-      dkv: Type.Optional(DkvDetailsSchema),
-      firstSeenMs: Type.Number(),
-    }),
-  ),
-  ports: Type.Array(
-    Type.Object({
-      group: Name,
-      nodeId: Name,
-      port: Type.Integer({ minimum: 1, maximum: 65535 }),
-      advertisedHost: Type.String(),
-      releasedAtMs: Type.Optional(Type.Number()),
-    }),
-  ),
+  nodes: Type.Array(Type.Unknown()),
+  ports: Type.Array(Type.Unknown()),
 });
-type StateFile = Static<typeof StateSchema>;
+interface StateFile {
+  readonly version: typeof STATE_VERSION;
+  readonly savedAt: string;
+  readonly nodes: StoredNode[];
+  readonly ports: StoredPort[];
+}
 
-const validate = new Ajv({ allErrors: false }).compile<StateFile>(StateSchema);
+const validate = new Ajv({ allErrors: false }).compile<Static<typeof StateEnvelope>>(StateEnvelope);
 
 export function serializeState(state: RegistryState, nowMs: number): string {
   const file: StateFile = {
@@ -78,7 +47,7 @@ export function serializeState(state: RegistryState, nowMs: number): string {
   return JSON.stringify(file);
 }
 
-function dkvToFile(dkv: DkvDetails): Static<typeof DkvDetailsSchema> {
+function dkvToFile(dkv: DkvDetails): Static<typeof StoredDkvDetails> {
   return {
     regionStatus: dkv.regionStatus,
     timestamp: dkv.timestamp,
@@ -88,9 +57,15 @@ function dkvToFile(dkv: DkvDetails): Static<typeof DkvDetailsSchema> {
   };
 }
 
-export type LoadResult = { kind: 'none' } | { kind: 'loaded'; state: RegistryState } | { kind: 'corrupt'; reason: string; movedTo: string };
+export type LoadResult =
+  | { kind: 'none' }
+  | { kind: 'loaded'; state: RegistryState; dropped: readonly DroppedEntry[] }
+  | { kind: 'corrupt'; reason: string; movedTo: string };
 
-/** Reads the state file; a corrupt one is renamed aside (`<file>.corrupt-<time>`), never deleted. */
+/**
+ * Reads the state file; a corrupt one is renamed aside (`<file>.corrupt-<time>`), never deleted.
+ * In a readable one, invalid entries are dropped (`dropped` says which and why) and the rest load.
+ */
 export function loadState(file: string, nowMs: number): LoadResult {
   let text: string;
   try {
@@ -109,11 +84,9 @@ export function loadState(file: string, nowMs: number): LoadResult {
     const first = validate.errors?.[0];
     return moveAside(file, nowMs, `does not hold a shardvoy state: ${first?.instancePath || '(root)'} ${first?.message ?? ''}`.trim());
   }
-  const state: RegistryState = {
-    nodes: parsed.nodes.map((n) => ({ ...n, dc: n.dc })),
-    ports: parsed.ports.map((p) => ({ ...p, releasedAtMs: p.releasedAtMs })),
-  };
-  return { kind: 'loaded', state };
+  const nodes = checkNodes(parsed.nodes);
+  const ports = checkPorts(parsed.ports);
+  return { kind: 'loaded', state: { nodes: nodes.nodes, ports: ports.ports }, dropped: [...nodes.dropped, ...ports.dropped] };
 }
 
 function moveAside(file: string, nowMs: number, reason: string): LoadResult {

@@ -12,6 +12,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkHeartbeatBody } from '../../src/sources/http/heartbeat-check.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -555,6 +556,32 @@ describe('POST /v1/heartbeat against the contract (property)', () => {
     console.log(`heartbeat property: ${JSON.stringify(tally)}`);
     expect(tally.ok).toBeGreaterThan(50);
     expect(tally.bad).toBeGreaterThan(100);
+  });
+
+  it('checks a body outside a request (the state file) exactly as the route does', async () => {
+    await fc.assert(
+      fc.asyncProperty(payloadArb, async (payload) => {
+        let body: unknown;
+        try {
+          body = JSON.parse(payload);
+        } catch {
+          return;
+        }
+        if (typeof body !== 'object' || body === null || Buffer.byteLength(payload) > MAX_BODY_BYTES) return;
+        const response = await post(t, payload);
+        const checked = checkHeartbeatBody(body, 'body');
+        if (checked.ok) {
+          // Only what JSON.parse loses, the epoch as written, can still fail over HTTP.
+          if (response.statusCode !== 200) expect(response.json().message).toMatch(/^body\.epoch: must be written as an integer/);
+        } else {
+          expect(response.statusCode).toBe(400);
+          const message = String(response.json().message);
+          // The same words, and over HTTP perhaps the epoch as written after them.
+          expect(message === checked.message || message.startsWith(`${checked.message}; body.epoch: must be written as an integer`), message).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   // -------------------------------------------------------------------------------------------

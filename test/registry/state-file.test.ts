@@ -46,7 +46,8 @@ describe('state file', () => {
   it.each([
     ['half a file', '{"version":1,"savedAt":"2026-'],
     ['another program\'s JSON', '{"hello":"world"}'],
-    ['a node with a bad port', JSON.stringify({ version: 1, savedAt: 'x', nodes: [{ id: 'a', address: 'a:1', host: 'a', port: 0 }], ports: [] })],
+    ['a file whose nodes are not a list', JSON.stringify({ version: 1, savedAt: 'x', nodes: { a: {} }, ports: [] })],
+    ['a file of another version', JSON.stringify({ version: 2, savedAt: 'x', nodes: [], ports: [] })],
   ])('moves %s aside and starts as if there were none', (_name, contents) => {
     const file = path.join(dir, `corrupt-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(file, contents);

@@ -70,7 +70,7 @@ describe('DKV nodes in the state file', () => {
     expect(restored.get('10.0.0.4:9001')).toMatchObject({ role: 'master', status: 'inactive', dkv: { regionStatus: 'INACTIVE' } });
   });
 
-  it('a file from before DKV details loads; one with an unknown regionStatus is corrupt', () => {
+  it('a file from before DKV details loads; a node with an unknown regionStatus is dropped', () => {
     const node = { id: 'a', address: '10.0.0.1:1', host: '10.0.0.1', port: 1, database: 'default', shard: 's', role: 'master', status: 'active', epoch: 0, labels: {}, firstSeenMs: 0 };
     const old = path.join(dir, 'old.json');
     writeFileSync(old, JSON.stringify({ version: 1, savedAt: 'x', nodes: [node], ports: [] }));
@@ -79,7 +79,7 @@ describe('DKV nodes in the state file', () => {
     const bad = path.join(dir, 'bad-dkv.json');
     writeFileSync(bad, JSON.stringify({ version: 1, savedAt: 'x', nodes: [{ ...node, dkv: { regionStatus: 'BOSS', timestamp: '1', httpAddress: '' } }], ports: [] }));
     const result = loadState(bad, 0);
-    expect(result.kind).toBe('corrupt');
-    expect(result.kind === 'corrupt' && result.reason).toContain('/nodes/0/dkv/regionStatus');
+    expect(result.kind === 'loaded' && result.state.nodes).toEqual([]);
+    expect(result.kind === 'loaded' && result.dropped).toEqual([{ entry: 'nodes[0] id "a"', reason: expect.stringContaining('nodes[0].dkv.regionStatus') }]);
   });
 });
