@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { isExpired, shardKey } from './health.js';
 import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
-import { PortAllocator, type PortPool } from './ports.js';
+import { PortAllocator, type DroppedPort, type PortPool } from './ports.js';
 import { RegistryFullError, type NodeRegistry, type RecordOutcome, type RegistryState } from './registry.js';
 
 export interface MemoryRegistryOptions {
@@ -173,9 +173,9 @@ export class MemoryRegistry implements NodeRegistry {
     };
   }
 
-  restore(state: RegistryState): void {
+  restore(state: RegistryState): DroppedPort[] {
     const now = this.clock.now();
-    this.ports.restore(state.ports);
+    const dropped = this.ports.restore(state.ports);
     for (const saved of state.nodes) {
       const node = Object.freeze({ ...saved, labels: Object.freeze({ ...saved.labels }), lastHeartbeatMs: now });
       this.place(this.nodes.get(node.id), node);
@@ -185,6 +185,7 @@ export class MemoryRegistry implements NodeRegistry {
       this.ports.assign(saved.id, saved.database, now);
     }
     this.notify();
+    return dropped;
   }
 
   onChange(listener: () => void): () => void {

@@ -7,7 +7,7 @@
 import type { Clock } from './clock.js';
 import { MemoryRegistry } from './memory-registry.js';
 import type { Heartbeat, NodeRecord } from './node.js';
-import type { PortPool, PortView } from './ports.js';
+import type { DroppedPort, PortPool, PortView } from './ports.js';
 import type { NodeRegistry, RecordOutcome, RegistryState } from './registry.js';
 
 export class FollowingError extends Error {
@@ -93,8 +93,8 @@ export class MirrorRegistry implements NodeRegistry {
     return this.inner.state();
   }
 
-  restore(state: RegistryState): void {
-    this.inner.restore(state);
+  restore(state: RegistryState): DroppedPort[] {
+    return this.inner.restore(state);
   }
 
   onChange(listener: () => void): () => void {

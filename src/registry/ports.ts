@@ -36,6 +36,17 @@ export interface AssignOutcome {
   readonly exhausted: readonly string[];
 }
 
+/** A saved assignment left out of a restore, and why. */
+export interface DroppedPort {
+  readonly entry: string;
+  readonly reason: string;
+}
+
+/** Ids and group names as they may have been stored: cut to 64 characters, JSON-escaped. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
 export function portPools(config: Config): PortPool[] {
   return config.groups.flatMap((g) => (g.nodeListeners ? [{ group: g.name, database: g.database, frontEnds: g.nodeListeners.frontEnds }] : []));
 }
@@ -110,16 +121,35 @@ export class PortAllocator implements PortView {
     return [...this.byGroup.values()].flatMap((held) => [...held.values()]);
   }
 
-  /** Restores assignments from the state file; ones for groups or ports no longer configured are dropped. */
-  restore(assignments: readonly PortAssignment[]): void {
+  /**
+   * Restores saved assignments (state file, reload). Dropped, and returned with the reason: one
+   * whose group or port range is no longer configured, whose port another node already holds,
+   * or whose node already holds a port in that group.
+   */
+  restore(assignments: readonly PortAssignment[]): DroppedPort[] {
+    const dropped: DroppedPort[] = [];
     for (const a of assignments) {
-      const pool = this.pools.find((p) => p.group === a.group);
-      const frontEnd = pool?.frontEnds.find((f) => a.port >= f.firstPort && a.port <= f.lastPort);
-      if (!pool || !frontEnd) continue;
-      const held = this.byGroup.get(a.group)!;
-      if ([...held.values()].some((other) => other.port === a.port && other.nodeId !== a.nodeId)) continue;
-      held.set(a.nodeId, { ...a, advertisedHost: frontEnd.advertisedHost });
+      const reason = this.restoreOne(a);
+      if (reason) dropped.push({ entry: `port of node ${quoted(a.nodeId)} in group ${quoted(a.group)}`, reason });
     }
+    return dropped;
+  }
+
+  private restoreOne(a: PortAssignment): string | undefined {
+    const pool = this.pools.find((p) => p.group === a.group);
+    if (!pool) return `group ${a.group} has no node listeners`;
+    const frontEnd = pool.frontEnds.find((f) => a.port >= f.firstPort && a.port <= f.lastPort);
+    if (!frontEnd) {
+      const ranges = pool.frontEnds.map((f) => `${f.firstPort}..${f.lastPort}`).join(', ');
+      return `port ${a.port} is outside the node-listener ranges of group ${a.group} (${ranges})`;
+    }
+    const held = this.byGroup.get(a.group)!;
+    const own = held.get(a.nodeId);
+    if (own) return `the node already holds port ${own.port} here`;
+    const holder = [...held.values()].find((other) => other.port === a.port);
+    if (holder) return `port ${a.port} is held by node ${quoted(holder.nodeId)}`;
+    held.set(a.nodeId, { ...a, advertisedHost: frontEnd.advertisedHost });
+    return undefined;
   }
 
   private lowestFree(pool: PortPool, held: Map<string, PortAssignment>, nowMs: number) {

@@ -3,7 +3,7 @@
  * store later), so the watcher and the HTTP/gRPC sources never depend on how nodes are kept.
  */
 import type { Heartbeat, NodeRecord } from './node.js';
-import type { PortAssignment, PortView } from './ports.js';
+import type { DroppedPort, PortAssignment, PortView } from './ports.js';
 
 export interface RecordOutcome {
   readonly node: NodeRecord;
@@ -42,8 +42,8 @@ export interface NodeRegistry {
   nextDeadline(): number | undefined;
   /** The registry as the state file keeps it. */
   state(): RegistryState;
-  /** Loads a saved state; every node gets a fresh lease, as if it had just heartbeated. */
-  restore(state: RegistryState): void;
+  /** Loads a saved state; every node gets a fresh lease, as if it had just heartbeated. Returns the port assignments it could not keep. */
+  restore(state: RegistryState): DroppedPort[];
   /** Called after any change that may alter routing or the stored set. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

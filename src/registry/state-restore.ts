@@ -18,10 +18,9 @@ export function restoreState(file: string, registry: NodeRegistry, clock: Clock,
   }
   const loaded = loadState(file, clock.now());
   if (loaded.kind === 'loaded') {
-    // Entries no heartbeat could have produced.
-    const dropped = loaded.dropped;
+    // Entries no heartbeat could have produced, then ports the configuration no longer allows.
+    const dropped = [...loaded.dropped, ...registry.restore(loaded.state)];
     for (const { entry, reason } of dropped) logger.warn({ file, entry, reason }, `state file entry dropped: ${entry}: ${reason}`);
-    registry.restore(loaded.state);
     logger.info({ file, nodes: loaded.state.nodes.length, ports: loaded.state.ports.length, dropped: dropped.length }, 'state loaded; every node has a fresh lease');
   } else if (loaded.kind === 'corrupt') {
     logger.error({ file, reason: loaded.reason, movedTo: loaded.movedTo }, 'state file unusable; moved aside, starting without it');

@@ -47,6 +47,22 @@ describe('per-node port allocation', () => {
     expect(port('broker-4', restarted)).toBeUndefined(); // the range is full: nothing was reshuffled
   });
 
+  it('drops, and names, saved ports outside the group\'s range or held twice, and gives those nodes fresh ports', () => {
+    const saved = (nodeId: string, port: number, group = 'external') => ({ group, nodeId, port, advertisedHost: 'old.example.com', releasedAtMs: undefined });
+    const restarted = make();
+    const dropped = restarted.restore({
+      nodes: ['broker-1', 'broker-2', 'broker-3', 'broker-4'].map((id) => ({ ...broker(id), firstSeenMs: 0 })),
+      ports: [saved('broker-1', 7000), saved('broker-2', 6002), saved('broker-3', 6002), saved('broker-4', 6001, 'gone'), saved('broker-2', 6003)],
+    });
+    expect(dropped).toEqual([
+      { entry: 'port of node "broker-1" in group "external"', reason: 'port 7000 is outside the node-listener ranges of group external (6001..6003)' },
+      { entry: 'port of node "broker-3" in group "external"', reason: 'port 6002 is held by node "broker-2"' },
+      { entry: 'port of node "broker-4" in group "gone"', reason: 'group gone has no node listeners' },
+      { entry: 'port of node "broker-2" in group "external"', reason: 'the node already holds port 6002 here' },
+    ]);
+    expect(['broker-1', 'broker-2', 'broker-3', 'broker-4'].map((id) => port(id, restarted))).toEqual([6001, 6002, 6003, undefined]);
+  });
+
   it('holds a forgotten node\'s port for portReuseSeconds, then gives it to a new node', () => {
     for (const id of ['broker-1', 'broker-2', 'broker-3']) registry.record(broker(id));
     registry.forget('broker-2');

@@ -10,6 +10,7 @@ import type { Clock } from '../../registry/clock.js';
 import type { NodeRegistry } from '../../registry/registry.js';
 import type { RoutingView } from '../../watcher/watcher.js';
 import type { StreamStatus } from '../../xds/stream-base.js';
+import { decodeBody } from './body-decoding.js';
 import { advertisedRoutes } from './routes/advertised.js';
 import { clustersRoutes } from './routes/clusters.js';
 import { groupConfigRoutes } from './routes/group-config.js';
@@ -80,6 +81,8 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `${request.method} ${request.url}: no such endpoint` });
   });
+  // Before the routes, so every body is decoded (and limited) before anything reads it.
+  app.addHook('preParsing', decodeBody(MAX_BODY_BYTES));
 
   await app.register(heartbeatRoutes, deps);
   await app.register(clustersRoutes, deps);
