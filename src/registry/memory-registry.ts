@@ -41,6 +41,12 @@ export class MemoryRegistry implements NodeRegistry {
   /** No node can be due for forgetting before this (renewals only push the real moment later). */
   private nextSweepAt = Number.POSITIVE_INFINITY;
   private sortedIds: string[] | undefined;
+  /** Every id, in the order of its last heartbeat: the first ones are the first whose lease ends. */
+  private readonly byLastHeartbeat = new Set<string>();
+  /** Expired nodes self-preservation keeps routable (the last sweep's `keep`): they hold their places. */
+  private kept: ReadonlySet<string> = new Set();
+  /** After a vain search for room: none can come before `until` unless `kept` changes. */
+  private noRoom: { until: number; kept: ReadonlySet<string> } | undefined;
 
   constructor(options: MemoryRegistryOptions) {
     this.leaseMs = options.leaseSeconds * 1000;
@@ -61,6 +67,7 @@ export class MemoryRegistry implements NodeRegistry {
     this.bucketTimes = [];
     for (const node of this.nodes.values()) this.planExpiry(node);
     this.nextSweepAt = this.clock.now();
+    this.noRoom = undefined;
     for (const id of this.nodes.keys()) this.journal.add(id);
     this.notify();
   }
@@ -68,7 +75,7 @@ export class MemoryRegistry implements NodeRegistry {
   record(heartbeat: Heartbeat): RecordOutcome {
     const now = this.clock.now();
     const previous = this.nodes.get(heartbeat.id);
-    if (!previous && this.nodes.size >= this.maxNodes) throw new RegistryFullError(this.maxNodes);
+    if (!previous && !this.makeRoom(now)) throw new RegistryFullError(this.maxNodes);
     const node: NodeRecord = Object.freeze({
       ...heartbeat,
       labels: Object.freeze({ ...heartbeat.labels }),
@@ -78,6 +85,8 @@ export class MemoryRegistry implements NodeRegistry {
     this.place(previous, node);
     this.planExpiry(node);
     this.nextSweepAt = Math.min(this.nextSweepAt, this.forgetAt(node));
+    this.byLastHeartbeat.delete(node.id);
+    this.byLastHeartbeat.add(node.id);
     const ports = this.ports.assign(node.id, node.database, now);
     const routingChanged =
       previous === undefined || isExpired(previous, now, this.leaseMs) || !sameRouting(previous, heartbeat) || ports.changed;
@@ -141,6 +150,7 @@ export class MemoryRegistry implements NodeRegistry {
   }
 
   sweep(keep: ReadonlySet<string> = new Set()): string[] {
+    this.kept = keep;
     const now = this.clock.now();
     if (now < this.nextSweepAt) return [];
     const forgotten: string[] = [];
@@ -179,6 +189,8 @@ export class MemoryRegistry implements NodeRegistry {
     for (const saved of state.nodes) {
       const node = Object.freeze({ ...saved, labels: Object.freeze({ ...saved.labels }), lastHeartbeatMs: now });
       this.place(this.nodes.get(node.id), node);
+      this.byLastHeartbeat.delete(node.id);
+      this.byLastHeartbeat.add(node.id);
       this.planExpiry(node);
       this.nextSweepAt = Math.min(this.nextSweepAt, this.forgetAt(node));
       this.journal.add(node.id);
@@ -211,7 +223,40 @@ export class MemoryRegistry implements NodeRegistry {
     this.nodes.set(node.id, node);
   }
 
+  /**
+   * Whether a new node fits under maxNodes: expired nodes not kept by self-preservation give up
+   * their places, the longest expired first, and are forgotten as DELETE forgets them (their
+   * ports are held for portReuseSeconds). Live and kept nodes count; expired ones do not.
+   */
+  private makeRoom(now: number): boolean {
+    if (this.nodes.size < this.maxNodes) return true;
+    if (this.noRoom && now < this.noRoom.until && this.noRoom.kept === this.kept) return false;
+    const needed = this.nodes.size - this.maxNodes + 1;
+    const evicted: NodeRecord[] = [];
+    let until = Number.POSITIVE_INFINITY;
+    for (const id of this.byLastHeartbeat) {
+      const node = this.nodes.get(id)!;
+      if (!isExpired(node, now, this.leaseMs)) {
+        // Every later node was heard from later still: none of them is expired either.
+        until = node.lastHeartbeatMs + this.leaseMs + 1;
+        break;
+      }
+      if (!this.kept.has(id) && evicted.push(node) === needed) break;
+    }
+    if (evicted.length < needed) {
+      // A refused node changes nothing; and many refused ones must not each walk past every kept node.
+      this.noRoom = { until, kept: this.kept };
+      return false;
+    }
+    for (const node of evicted) {
+      this.remove(node);
+      this.ports.release(node.id, now);
+    }
+    return true;
+  }
+
   private remove(node: NodeRecord): void {
+    this.byLastHeartbeat.delete(node.id);
     this.nodes.delete(node.id);
     const key = shardKey(node.database, node.shard);
     const members = this.byShard.get(key);

@@ -23,7 +23,10 @@ export interface NodeRegistry {
   readonly leaseMs: number;
   /** Per-node ports of the groups with node listeners. */
   readonly ports: PortView;
-  /** Applies a validated heartbeat, stamped with the server's clock. Throws RegistryFullError past maxNodes. */
+  /**
+   * Applies a validated heartbeat, stamped with the server's clock. A new node beyond maxNodes
+   * first takes the place of expired ones (forgotten); with none to take, RegistryFullError.
+   */
   record(heartbeat: Heartbeat): RecordOutcome;
   /** Forgets a node at once (operator action). Returns what was forgotten. */
   forget(id: string): NodeRecord | undefined;
@@ -36,7 +39,11 @@ export interface NodeRegistry {
   takeChanges(): ReadonlySet<string>;
   /** Ids whose lease ran out by `nowMs` and were not reported by an earlier call. */
   takeExpired(nowMs: number): string[];
-  /** Forgets nodes that have been expired for longer than the retention, but not `keep`. Returns their ids. */
+  /**
+   * Forgets nodes that have been expired for longer than the retention, but not `keep` (the
+   * nodes self-preservation keeps routable, which until the next sweep also keep their places
+   * under maxNodes). Returns their ids.
+   */
   sweep(keep?: ReadonlySet<string>): string[];
   /** The earliest server time at which time alone changes a node's verdict (expiry or forgetting). */
   nextDeadline(): number | undefined;
@@ -51,6 +58,6 @@ export interface NodeRegistry {
 /** A new node beyond registry.maxNodes: refused, and nothing stored. */
 export class RegistryFullError extends Error {
   constructor(readonly maxNodes: number) {
-    super(`the registry holds registry.maxNodes (${maxNodes}) nodes; a new node is refused`);
+    super(`the registry holds registry.maxNodes (${maxNodes}) live or preserved nodes; a new node is refused`);
   }
 }
