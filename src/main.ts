@@ -86,7 +86,10 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     clock,
     logger: logger.child({ component: 'xds' }),
     version: VERSION,
-    settings: config.xds,
+    // The running xDS keys: those bound at start keep their value through reloads (reload.ts).
+    get settings() {
+      return current.xds;
+    },
     tls: config.grpc.tls,
   });
   const dkv = dkvDiscoveryService({

@@ -27,6 +27,7 @@ import {
   DEFAULT_MAX_DELAY_MS,
   DEFAULT_MAX_EXPIRED_FRACTION,
   DEFAULT_MAX_NODES,
+  DEFAULT_NACK_RETRY_MAX_SECONDS,
   DEFAULT_POLL_INTERVAL_SECONDS,
   DEFAULT_PORT_REUSE_SECONDS,
   DEFAULT_SELF_PRESERVATION_MIN_NODES,
@@ -180,6 +181,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     streamRequestsPerSecond: file.xds?.streamRequestsPerSecond ?? DEFAULT_STREAM_REQUESTS_PER_SECOND,
     streamRequestBurst: file.xds?.streamRequestBurst ?? DEFAULT_STREAM_REQUEST_BURST,
     fencedConnectionCloseSeconds: file.xds?.fencedConnectionCloseSeconds ?? DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS,
+    nackRetryMaxSeconds: file.xds?.nackRetryMaxSeconds ?? DEFAULT_NACK_RETRY_MAX_SECONDS,
   };
   if (xds.maxDelayMs < xds.debounceMs) {
     // The cap on waiting cannot be shorter than the window that batches changes.

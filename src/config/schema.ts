@@ -20,6 +20,7 @@ export const DEFAULT_MAX_CONNECTION_AGE_GRACE_SECONDS = 60;
 export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
 export const DEFAULT_STREAM_REQUEST_BURST = 200;
 export const DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS = 1;
+export const DEFAULT_NACK_RETRY_MAX_SECONDS = 300;
 export const DEFAULT_DATABASE = 'default';
 export const DEFAULT_PORT_REUSE_SECONDS = 86_400;
 export const DEFAULT_NODE_LISTEN_HOST = '0.0.0.0';
@@ -189,6 +190,10 @@ export const NativeConfigSchema = Type.Object(
           ),
           fencedConnectionCloseSeconds: Type.Optional(
             Type.Number({ minimum: 0, default: DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
+          ),
+          nackRetryMaxSeconds: Type.Optional(
+            // The first retry comes after 1 s: a smaller cap would make it sooner.
+            Type.Number({ minimum: 1, default: DEFAULT_NACK_RETRY_MAX_SECONDS, reason: 'must be a number of seconds, 1 or more' }),
           ),
         },
         { additionalProperties: false },

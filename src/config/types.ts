@@ -114,6 +114,11 @@ export interface XdsConfig {
    * at most this). 0 disables it.
    */
   readonly fencedConnectionCloseSeconds: number;
+  /**
+   * Contract 12: a version NACKed for a cause on the client's host is resent after 1 s, then
+   * doubling, at most this many seconds apart.
+   */
+  readonly nackRetryMaxSeconds: number;
 }
 
 export interface Config {

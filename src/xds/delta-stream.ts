@@ -15,6 +15,8 @@ interface DeltaTypeState extends TypeStateBase {
   held: Map<string, string>;
   /** Names to send even if unchanged: names just (re)subscribed. */
   force: Set<string>;
+  /** The resources the last response carried: what a retry after a NACK sends again. */
+  lastUpdated: ReadonlySet<string>;
 }
 
 interface Diff {
@@ -65,7 +67,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const { updated, removed } = this.diff(typeUrl, state, snapshot);
     const nonce = this.nextNonce();
     const version = snapshot.sets[typeUrl].version;
-    this.markSent(state, version, nonce);
+    this.markSent(typeUrl, state, version, nonce);
+    state.lastUpdated = new Set(updated.map((r) => r.name));
     for (const resource of updated) state.held.set(resource.name, resource.version);
     for (const name of removed) state.held.delete(name);
     state.force.clear();
@@ -80,7 +83,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const updated: EncodedResource[] = [];
     const candidates = state.subscription.wildcard ? set.items.keys() : state.subscription.names;
     // An updated cluster warms until it gets endpoints again, even unchanged ones.
-    const fresh = (name: string) => state.force.has(name) || (typeUrl === ENDPOINT && this.warming.has(name));
+    const warming = (name: string) => typeUrl === ENDPOINT && this.warming.has(name);
+    const retried = this.retryDue(typeUrl) ? state.lastUpdated : undefined;
+    const fresh = (name: string) => state.force.has(name) || warming(name) || retried?.has(name) === true;
     for (const name of candidates) {
       const resource = set.items.get(name);
       if (resource && (state.held.get(name) !== resource.version || fresh(name))) updated.push(resource);
@@ -123,6 +128,7 @@ function newState(): DeltaTypeState {
     pending: false,
     held: new Map(),
     force: new Set(),
+    lastUpdated: new Set(),
     nonce: undefined,
     awaitingReply: false,
     sentVersion: undefined,

@@ -17,6 +17,7 @@ import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, D
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
 import { PER_TYPE_SERVICES, aggregatedService, clientStatusService, perTypeService } from './service-definitions.js';
 import { SotwStream } from './sotw-stream.js';
+import { realTimers, type RetryTimers } from './nack-retry.js';
 import type { StreamOptions, StreamStatus } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
 
@@ -24,8 +25,11 @@ export interface XdsServerOptions {
   readonly cache: SnapshotCache;
   readonly groups: () => readonly string[];
   readonly clock: Clock;
+  /** Timers for the streams' NACK retries; real ones unless a test puts them on a fake clock. */
+  readonly timers?: RetryTimers;
   readonly logger: Logger;
   readonly version: string;
+  /** Read when needed, so a getter serves the reloaded keys (the connection limits are bound at start). */
   readonly settings: XdsConfig;
   /** TLS for the xDS port; with requireClientCert, only clients with a certificate from `ca` get in. */
   readonly tls?: TlsConfig | undefined;
@@ -155,6 +159,8 @@ export class XdsServer {
       cache: this.options.cache,
       groups: this.options.groups,
       clock: this.options.clock,
+      timers: this.options.timers ?? realTimers,
+      nackRetryMaxSeconds: () => this.options.settings.nackRetryMaxSeconds,
       logger,
       controlPlaneId: this.controlPlaneId,
       fixedType,

@@ -41,6 +41,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse, S
   }
 
   protected hasChange(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): boolean {
+    if (this.retryDue(typeUrl)) return true;
     // EDS is answered afresh, even unchanged, while it names a cluster the client is warming.
     if (typeUrl === ENDPOINT && this.warming.owedTo(state.subscription)) return true;
     return this.target(typeUrl, state, snapshot).version !== state.sentVersion;
@@ -49,7 +50,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse, S
   protected respond(typeUrl: ResourceTypeUrl, state: SotwTypeState, snapshot: Snapshot): void {
     const target = this.target(typeUrl, state, snapshot);
     const nonce = this.nextNonce();
-    this.markSent(state, target.version, nonce);
+    this.markSent(typeUrl, state, target.version, nonce);
     state.sent = new Map(target.resources.map((r) => [r.name, r]));
     this.options.send(withNonce(sotwBody(typeUrl, target.version, target.resources, this.options.controlPlaneId), nonce));
     if (typeUrl === CLUSTER) this.warming.replacedBy(state.sent.keys());

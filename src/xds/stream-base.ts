@@ -11,6 +11,8 @@ import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorDetail, NodeInfo } from './messages.js';
+import { causeOnClientHost } from './nack-cause.js';
+import { NackRetry, type RetryTimers } from './nack-retry.js';
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
 import type { Subscription } from './subscription.js';
 import { TokenBucket } from './token-bucket.js';
@@ -27,6 +29,10 @@ export interface TypeStatus {
   readonly lastSentAt: string | undefined;
   readonly lastAckedVersion: string | undefined;
   readonly lastNack: { readonly version: string; readonly message: string; readonly at: string } | undefined;
+  /** Resends of a version NACKed for a cause on the client host, since the client last accepted one. */
+  readonly nackRetries: number;
+  /** When the next of them is due, if one is. */
+  readonly nextRetryAt: string | undefined;
 }
 
 export interface StreamStatus {
@@ -58,6 +64,10 @@ export interface StreamOptions<Response> {
   readonly cache: SnapshotCache;
   readonly groups: () => readonly string[];
   readonly clock: Clock;
+  /** Timers of the NACK retries, on the same time as `clock`. */
+  readonly timers: RetryTimers;
+  /** The longest wait between two retries of a NACKed version, read at each NACK (hot reload). */
+  readonly nackRetryMaxSeconds: () => number;
   readonly logger: Logger;
   readonly controlPlaneId: string;
   /** Per-type services serve one type; their requests may leave type_url empty. */
@@ -83,6 +93,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   protected node: NodeInfo | undefined;
   protected group: string | undefined;
   protected readonly warming = new WarmingClusters();
+  private readonly retries = new Map<ResourceTypeUrl, NackRetry>();
   private readonly connectedAtMs: number;
   private readonly budget: TokenBucket;
   private nonceCounter = 0;
@@ -115,6 +126,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   close(): void {
     this.closed = true;
     this.stopWatching?.();
+    for (const retry of this.retries.values()) retry.cancel();
   }
 
   status(): StreamStatus {
@@ -126,9 +138,11 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
         configStatus: this.configStatus(typeUrl, state, snapshot),
         lastSentVersion: state.sentVersion,
         lastSentNonce: state.nonce,
-        lastSentAt: state.sentAtMs === undefined ? undefined : new Date(state.sentAtMs).toISOString(),
+        lastSentAt: isoTime(state.sentAtMs),
         lastAckedVersion: state.ackedVersion,
         lastNack: state.nack && { version: state.nack.version, message: state.nack.message, at: new Date(state.nack.atMs).toISOString() },
+        nackRetries: this.retries.get(typeUrl)?.sent ?? 0,
+        nextRetryAt: isoTime(this.retries.get(typeUrl)?.nextAtMs),
       };
     }
     return {
@@ -194,24 +208,51 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
       return 'stale';
     }
     state.awaitingReply = false;
+    const retry = this.retryOf(typeUrl);
+    const about = { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state.sentVersion };
     if (request.error_detail) {
-      const now = this.options.clock.now();
-      state.nack = { version: state.sentVersion ?? '', nonce: request.response_nonce, message: request.error_detail.message, atMs: now };
-      this.options.logger.warn(
-        { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state.sentVersion, error: request.error_detail.message },
-        'xds response rejected by client (NACK)',
-      );
+      const { message } = request.error_detail;
+      state.nack = { version: state.sentVersion ?? '', nonce: request.response_nonce, message, atMs: this.options.clock.now() };
+      // Resending would only be rejected again, unless the client's host is what stood in the way.
+      const retryInMs = causeOnClientHost(message) ? this.scheduleRetry(typeUrl, retry) : undefined;
+      this.options.logger.warn({ ...about, error: message, retryInMs }, 'xds response rejected by client (NACK)');
       return 'nack';
     }
     state.ackedVersion = ackedVersion;
+    const retries = retry.accepted();
+    if (retries > 0) this.options.logger.info({ ...about, retries }, 'xds response accepted after NACK retries');
     return 'ack';
+  }
+
+  /** True when the next response of this type is a retry: it carries the NACKed content again. */
+  protected retryDue(typeUrl: ResourceTypeUrl): boolean {
+    return this.retries.get(typeUrl)?.due === true;
+  }
+
+  private retryOf(typeUrl: ResourceTypeUrl): NackRetry {
+    let retry = this.retries.get(typeUrl);
+    if (!retry) this.retries.set(typeUrl, (retry = new NackRetry(this.options.timers)));
+    return retry;
+  }
+
+  private scheduleRetry(typeUrl: ResourceTypeUrl, retry: NackRetry): number {
+    return retry.schedule(this.options.clock.now(), this.options.nackRetryMaxSeconds() * 1000, () => {
+      if (this.closed) return;
+      const state = this.types.get(typeUrl);
+      this.options.logger.info(
+        { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state?.sentVersion, retry: retry.sent + 1 },
+        'resending a NACKed xds response: the client host may have been fixed',
+      );
+      this.flush();
+    });
   }
 
   protected nextNonce(): string {
     return String(++this.nonceCounter);
   }
 
-  protected markSent(state: State, version: string, nonce: string): void {
+  protected markSent(typeUrl: ResourceTypeUrl, state: State, version: string, nonce: string): void {
+    this.retries.get(typeUrl)?.responded();
     state.pending = false;
     state.awaitingReply = true;
     state.sentVersion = version;
@@ -255,4 +296,8 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     this.options.logger.debug({ typeUrl: request.type_url }, 'request for a type shardvoy does not serve');
     return undefined;
   }
+}
+
+function isoTime(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
 }

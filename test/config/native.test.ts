@@ -32,7 +32,7 @@ describe('native dialect', () => {
         remote: [],
         pollIntervalSeconds: 5,
       },
-      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300 },
       groups: [
         {
           name: 'local-group',
@@ -62,7 +62,7 @@ describe('native dialect', () => {
       http: { listen: '127.0.0.1:0' },
       grpc: { listen: '[::1]:9000' },
       registry: { leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json' },
-      xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0 },
+      xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60 },
       groups: [
         {
           name: 'g1',
@@ -80,7 +80,7 @@ describe('native dialect', () => {
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(config.grpc.listen).toEqual({ host: '::1', port: 9000 });
     expect(config.registry).toMatchObject({ leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json', warmupSeconds: 0.5 });
-    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0 });
+    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60 });
     expect(config.groups.map((g) => [g.name, g.dc, g.database, g.proxyless])).toEqual([
       ['g1', 'dc1', 'db1', false],
       ['grpc-clients', undefined, 'default', true],
@@ -220,6 +220,8 @@ describe('native dialect errors', () => {
   it('out-of-range number', () => {
     expectConfigError(parse({ ...base(), registry: { leaseSeconds: 0 } }), 'registry.leaseSeconds', /above 0, got the number 0/);
     expectConfigError(parse({ ...base(), xds: { debounceMs: 200 } }), 'xds.maxDelayMs', /at least xds\.debounceMs \(200\)/);
+    // Below the first retry's 1 s, the cap would make retries come sooner than the backoff says.
+    expectConfigError(parse({ ...base(), xds: { nackRetryMaxSeconds: 0.5 } }), 'xds.nackRetryMaxSeconds', /1 or more/);
   });
 
   it('missing required key', () => {

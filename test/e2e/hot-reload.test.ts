@@ -73,6 +73,11 @@ describe('reconcile', () => {
     expect(config.xds.debounceMs).toBe(5);
     expect(config.xds.streamRequestBurst).toBe(running.xds.streamRequestBurst);
   });
+
+  it('applies a new xds.nackRetryMaxSeconds at once', () => {
+    const { config, needsRestart } = reconcile(parseConfig(base), parseConfig({ ...base, xds: { nackRetryMaxSeconds: 30 } }));
+    expect([config.xds.nackRetryMaxSeconds, needsRestart]).toEqual([30, []]);
+  });
 });
 
 describe('reload removing a group', () => {

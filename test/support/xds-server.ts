@@ -2,8 +2,9 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect } from 'vitest';
 import type { XdsConfig } from '../../src/config/types.js';
-import { systemClock } from '../../src/registry/clock.js';
+import { systemClock, type Clock } from '../../src/registry/clock.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
+import type { RetryTimers } from '../../src/xds/nack-retry.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { snapshotOf, type TopologySpec } from './snapshots.js';
 
@@ -15,14 +16,17 @@ export const DEFAULT_XDS_SETTINGS: XdsConfig = {
   streamRequestsPerSecond: 50,
   streamRequestBurst: 200,
   fencedConnectionCloseSeconds: 1,
+  nackRetryMaxSeconds: 300,
 };
 
-export async function startXdsServer(groups: string[], settings: Partial<XdsConfig> = {}) {
+/** `time` puts the streams on a fake clock whose timers the test runs (test/support/fake-clock.ts). */
+export async function startXdsServer(groups: string[], settings: Partial<XdsConfig> = {}, time?: { clock: Clock; timers: RetryTimers }) {
   const cache = new SnapshotCache();
   const server = new XdsServer({
     cache,
     groups: () => groups,
-    clock: systemClock,
+    clock: time?.clock ?? systemClock,
+    ...(time ? { timers: time.timers } : {}),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     version: 'test',
     settings: { ...DEFAULT_XDS_SETTINGS, ...settings },
