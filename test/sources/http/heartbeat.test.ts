@@ -2,6 +2,7 @@
  * POST /v1/heartbeat: every field rule of the contract, each bad input refused with a 4xx naming
  * the field, and nothing stored: the registry is byte-for-byte what it was.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../../support/app.js';
 
@@ -124,6 +125,14 @@ describe('POST /v1/heartbeat', () => {
       const response = await t.app.inject({ method: 'POST', url: '/v1/heartbeat', headers: { 'content-type': 'application/json' }, payload });
       expect(response.statusCode, response.body).toBe(200);
       expect(t.registry.get('dkv-a1')?.epoch).toBe(epoch);
+    }
+  });
+
+  it('reads the epoch as written in a gzip body too', async () => {
+    for (const [literal, status] of [['1e-400', 400], ['5', 200]] as const) {
+      const payload = gzipSync(withEpoch(literal));
+      const response = await t.app.inject({ method: 'POST', url: '/v1/heartbeat', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload });
+      expect(response.statusCode, response.body).toBe(status);
     }
   });
 

@@ -7,16 +7,16 @@ import type { HttpDeps } from '../app.js';
 import { requireToken } from '../auth.js';
 import { toHeartbeat } from '../heartbeat-body.js';
 import { topLevelValueText } from '../json-literal.js';
-import { keepRawBody, rawBodyText } from '../raw-body.js';
+import { jsonTextOf, keepJsonText } from '../json-text.js';
 import { HeartbeatBody } from '../schemas.js';
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const onRequest = requireToken(() => deps.config.auth, 'heartbeat');
-  // The raw body: the epoch's rule is on the number as written (heartbeat-body.ts).
-  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest, preParsing: keepRawBody }, async (request, reply) => {
-    const raw = request.body.epoch === undefined ? undefined : rawBodyText(request);
-    const heartbeat = toHeartbeat(request.body, { epoch: raw === undefined ? undefined : topLevelValueText(raw, 'epoch') });
+  // The body as written: the epoch's rule is on the number as sent (heartbeat-body.ts).
+  keepJsonText(fastify);
+  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(() => deps.config.auth, 'heartbeat') }, async (request, reply) => {
+    const text = request.body.epoch === undefined ? undefined : jsonTextOf(request);
+    const heartbeat = toHeartbeat(request.body, { epoch: text === undefined ? undefined : topLevelValueText(text, 'epoch') });
     let outcome;
     try {
       outcome = deps.registry.record(heartbeat);
