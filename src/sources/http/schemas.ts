@@ -38,6 +38,17 @@ export const HeartbeatBody = Type.Object(
 );
 export type HeartbeatBody = Static<typeof HeartbeatBody>;
 
+/**
+ * The answer to a heartbeat (contract 4.1): the lease the node must renew within, and its address
+ * in each group with nodeListeners where it holds a port. Extra fields are allowed, so an older
+ * agent reads a newer server's answer.
+ */
+export const HeartbeatResponse = Type.Object({
+  leaseSeconds: Type.Number({ exclusiveMinimum: 0, description: 'leaseSeconds: a number > 0' }),
+  advertised: Type.Record(Type.String(), Type.String(), { description: 'advertised: {"<group>": "host:port"}' }),
+});
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
 export const ClustersQuery = Type.Object(
   {
     database: Type.Optional(Type.String()),

@@ -8,7 +8,7 @@ import { requireToken } from '../auth.js';
 import { toHeartbeat } from '../heartbeat-body.js';
 import { topLevelValueText } from '../json-literal.js';
 import { jsonTextOf, keepJsonText } from '../json-text.js';
-import { HeartbeatBody } from '../schemas.js';
+import { HeartbeatBody, type HeartbeatResponse } from '../schemas.js';
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +41,7 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
     return {
       leaseSeconds: deps.config.registry.leaseSeconds,
       // Only real addresses: a node cannot advertise a port it does not hold.
-      advertised: Object.fromEntries(Object.entries(advertised).filter(([, address]) => address !== null)),
-    };
+      advertised: Object.fromEntries(Object.entries(advertised).filter((entry): entry is [string, string] => entry[1] !== null)),
+    } satisfies HeartbeatResponse;
   });
 };
