@@ -5,10 +5,9 @@
 import { parseArgs } from 'node:util';
 import { applyOverrides, defaultConfig, loadConfigFile } from './config/load.js';
 import type { Config } from './config/types.js';
+import { LOG_LEVELS, UsageError } from './usage-error.js';
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-export class UsageError extends Error {}
+export { LOG_LEVELS, UsageError } from './usage-error.js';
 
 export interface Invocation {
   readonly command: 'serve' | 'demo' | 'help' | 'version';
@@ -47,7 +46,8 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (values.version) return invocation('version');
   const command = positionals[0];
   if (command !== 'serve' && command !== 'demo') {
-    throw new UsageError(command === undefined ? 'a command is required: serve or demo' : `unknown command "${command}"; expected serve or demo`);
+    if (command === 'agent') throw new UsageError('agent: its flags follow it (shardvoy agent --server URL …; see shardvoy agent --help)');
+    throw new UsageError(command === undefined ? 'a command is required: serve, demo or agent' : `unknown command "${command}"; expected serve, demo or agent`);
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   if (command === 'serve' && values.nodes !== undefined) throw new UsageError('--nodes: only the demo command takes it');
