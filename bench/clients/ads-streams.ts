@@ -5,7 +5,7 @@
  * under test. Responses are never decoded: version, type and nonce are read off the wire.
  *
  * IPC requests:
- *   open    {address, count, protocol, group, streamsPerConnection, waveSize, timeoutMs}
+ *   open    {address, count, protocol, group, streamsPerConnection, waveSize, timeoutMs, names?}
  *             -> {ms, ready, failed, retries}: every stream holds its first response
  *   arm     {} -> {armed}: the next response of each stream will be timed
  *   collect {timeoutMs} -> {arrivals (absolute ms), missing}
@@ -47,7 +47,12 @@ interface OpenRequest {
   /** Streams opened together before waiting for their first responses (the initial open only). */
   readonly waveSize: number;
   readonly timeoutMs: number;
+  /** The EDS names each stream subscribes to; shard0-masters alone when absent. */
+  readonly names?: readonly string[];
 }
+
+/** The names of the current open request (go-control-plane's ADS mode answers only when a request names every EDS resource of its snapshot). */
+let subscribed: readonly string[] = [CLUSTER_NAME];
 
 /**
  * ACKs are written on the next turn of the event loop, so that every response already read off
@@ -138,13 +143,13 @@ class AdsStream {
   private firstRequest(): Buffer {
     const node = { id: this.group, cluster: this.group };
     return this.protocol === 'sotw'
-      ? encodeSotwRequest({ node, resourceNames: [CLUSTER_NAME], typeUrl: EDS_TYPE_URL })
-      : encodeDeltaRequest({ node, typeUrl: EDS_TYPE_URL, subscribe: [CLUSTER_NAME] });
+      ? encodeSotwRequest({ node, resourceNames: subscribed, typeUrl: EDS_TYPE_URL })
+      : encodeDeltaRequest({ node, typeUrl: EDS_TYPE_URL, subscribe: subscribed });
   }
 
   private ack(response: ScannedResponse): Buffer {
     return this.protocol === 'sotw'
-      ? encodeSotwRequest({ versionInfo: response.version, resourceNames: [CLUSTER_NAME], typeUrl: response.typeUrl, responseNonce: response.nonce })
+      ? encodeSotwRequest({ versionInfo: response.version, resourceNames: subscribed, typeUrl: response.typeUrl, responseNonce: response.nonce })
       : encodeDeltaRequest({ typeUrl: response.typeUrl, responseNonce: response.nonce });
   }
 }
@@ -184,6 +189,7 @@ function closeAll(): void {
 async function open(request: OpenRequest): Promise<{ ms: number; ready: number; failed: number; retries: number; errors: string[] }> {
   closeAll();
   lastOpen = request;
+  subscribed = request.names ?? [CLUSTER_NAME];
   const started = nowAbs();
   const deadline = started + request.timeoutMs;
   clients = newClients(request);

@@ -4,6 +4,8 @@
  * stop every one of them when the scenario ends, however it ends.
  */
 import { fileURLToPath } from 'node:url';
+import { GcpPeer, PeerNotRun, type PeerSnapshot } from '../peers/go-control-plane/peer.js';
+import { ENDPOINT } from '../../src/envoy-api/type-urls.js';
 import { Child, stopAll } from './ipc.js';
 
 const file = (relative: string) => fileURLToPath(new URL(`../${relative}`, import.meta.url));
@@ -23,8 +25,15 @@ export interface HttpInfo {
 /** No child outlives this, whatever happens to the runner (the full run takes a few minutes). */
 const MAX_LIFETIME_MS = 20 * 60_000;
 
+/** The go-control-plane peer, or why it did not run (its column then says so). */
+export type PeerStart = ({ readonly peer: GcpPeer; readonly notRun?: undefined } | { readonly peer?: undefined; readonly notRun: string }) & {
+  /** The EDS names of the group's snapshot: what the bench streams subscribe to. */
+  readonly edsNames: readonly string[];
+};
+
 export class Spawner {
   private readonly children: Child<unknown>[] = [];
+  private readonly peers: GcpPeer[] = [];
 
   /**
    * shardvoy with a raw native configuration, its servers on free ports of `host` (default
@@ -55,8 +64,27 @@ export class Spawner {
     return this.start('scale', 'scale/scale-child.ts', [], []);
   }
 
+  /**
+   * The go-control-plane peer (bench/peers/go-control-plane), built if needed, serving the
+   * snapshot `group` has in `shardvoy` (which must have published it) to the nodes `nodes`. A
+   * missing toolchain or a failed build is not an error: the result says why it did not run.
+   */
+  async gcp(shardvoy: Child<unknown>, group: string, nodes: readonly string[] = [group]): Promise<PeerStart> {
+    const fixture = await shardvoy.request<PeerSnapshot | null>('snapshotResources', { group }, 10_000);
+    if (fixture === null) throw new Error(`shardvoy has no snapshot of group ${group} for the go-control-plane fixture`);
+    const edsNames = [...(fixture.names?.[ENDPOINT] ?? [])].sort();
+    try {
+      const peer = await GcpPeer.start(fixture, nodes, MAX_LIFETIME_MS);
+      this.peers.push(peer);
+      return { peer, edsNames };
+    } catch (error) {
+      if (error instanceof PeerNotRun) return { notRun: error.message, edsNames };
+      throw error;
+    }
+  }
+
   async stopAll(): Promise<void> {
-    await stopAll(this.children.splice(0));
+    await Promise.all([stopAll(this.children.splice(0)), ...this.peers.splice(0).map((peer) => peer.stop().catch(() => undefined))]);
   }
 
   private async start<Info>(name: string, relative: string, args: string[], nodeFlags: string[]): Promise<Child<Info>> {

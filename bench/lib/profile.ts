@@ -25,10 +25,10 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   full: {
     name: 'full',
     ingest: { connections: 50, durationSec: 10, warmupSec: 2, ids: 1_000, passes: 2 },
-    fanout: { counts: [1_000, 5_000], warmupRounds: 1, rounds: 5 },
-    memory: { count: 5_000, idleMs: 2_000 },
+    fanout: { counts: [1_000, 5_000, 10_000], warmupRounds: 1, rounds: 5 },
+    memory: { count: 10_000, idleMs: 2_000 },
     scale: { groups: 20, shards: 1_000, nodesPerShard: 10, reps: 5 },
-    storm: { count: 5_000, repeats: 3 },
+    storm: { count: 10_000, repeats: 3 },
     envoys: { count: 20, changes: 5 },
     waveSize: 500,
   },

@@ -45,6 +45,11 @@ export function atMost(target: string, value: number, limit: number, unit = ''):
   return { target, measured, pass: false, result: `MISS by ${by}` };
 }
 
+/** A target whose figure could not be measured in this run, and why (the peer's missing toolchain, say). */
+export function notRun(target: string, why: string): Verdict {
+  return { target, measured: `not run: ${why}`, pass: false, result: `NOT RUN (${why})` };
+}
+
 /** value must be at least `limit`. */
 export function atLeast(target: string, value: number, limit: number, unit = ''): Verdict {
   const measured = `${fmt(value)}${unit}`;

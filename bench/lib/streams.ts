@@ -26,6 +26,12 @@ export interface StormResult {
 }
 
 export class AdsClients {
+  /**
+   * The EDS names every stream subscribes to: the group's load assignments, as an Envoy of the
+   * group asks for them (go-control-plane's ADS mode answers only a request naming every one).
+   */
+  names: readonly string[] | undefined;
+
   constructor(
     private readonly child: Child<unknown>,
     private readonly log: (line: string) => void,
@@ -37,7 +43,7 @@ export class AdsClients {
     for (const streamsPerConnection of [1, 10]) {
       const result = await this.child.request<Omit<OpenResult, 'streamsPerConnection'>>(
         'open',
-        { address, count, protocol, group: GROUP, streamsPerConnection, waveSize, timeoutMs },
+        { address, count, protocol, group: GROUP, streamsPerConnection, waveSize, timeoutMs, ...(this.names ? { names: this.names } : {}) },
         timeoutMs + 10_000,
       );
       if (result.failed <= count * 0.01) return { ...result, streamsPerConnection };
@@ -67,7 +73,20 @@ export class AdsClients {
   }
 }
 
-export function serverStats(child: Child<unknown>, request: StatsRequest = {}): Promise<ProcessStats> {
+/** Anything driven by numbered requests: a bench child, or the go-control-plane peer. */
+export interface Requester {
+  request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T>;
+}
+
+/**
+ * The share of one core the client process used over a window (its CPU time / wall time): at
+ * this or above, a figure measured through it is client-bound, since a Node process runs its
+ * JavaScript on one thread.
+ */
+export const CLIENT_BOUND_BUSY = 0.85;
+
+/** What a server reports: a Node server all of ProcessStats, the Go peer no event-loop figures. */
+export function serverStats(child: Requester, request: StatsRequest = {}): Promise<ProcessStats> {
   return child.request<ProcessStats>('stats', request, 15_000);
 }
 

@@ -9,12 +9,14 @@
  *          the registry (t0 = just before), then waits until the group's next snapshot is published
  *   stats {reset?, gc?} -> ProcessStats
  *   resourceBytes {group, typeUrl, name} -> encoded size of one resource of the group's snapshot
+ *   snapshotResources {group} -> {version, resources: {typeUrl: base64[]}, names: {typeUrl: string[]}} | null: the group's
+ *          current snapshot, every encoded resource of each type (the go-control-plane peer's fixture)
  */
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { startShardvoy } from '../../src/main.js';
-import type { Snapshot } from '../../src/snapshot/snapshot.js';
+import { ALL_TYPES, type Snapshot } from '../../src/snapshot/snapshot.js';
 import { toHeartbeat } from '../../src/sources/http/heartbeat-body.js';
 import type { HeartbeatBody } from '../../src/sources/http/schemas.js';
 import type { ResourceTypeUrl } from '../../src/envoy-api/type-urls.js';
@@ -101,6 +103,18 @@ serveParent(
     stats: (request: StatsRequest) => stats(request),
     resourceBytes: (request: { group: string; typeUrl: ResourceTypeUrl; name: string }) =>
       shardvoy.cache.get(request.group)?.sets[request.typeUrl].items.get(request.name)?.value.length ?? null,
+    snapshotResources: (request: { group: string }) => {
+      const snapshot = shardvoy.cache.get(request.group);
+      if (!snapshot) return null;
+      const resources: Record<string, string[]> = {};
+      const names: Record<string, string[]> = {};
+      for (const typeUrl of ALL_TYPES) {
+        const items = [...snapshot.sets[typeUrl].items.values()];
+        resources[typeUrl] = items.map((r) => Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength).toString('base64'));
+        names[typeUrl] = items.map((r) => r.name);
+      }
+      return { version: snapshot.version, resources, names };
+    },
   },
   { http: `http://${host}:${shardvoy.http.port}`, grpc: `${host}:${shardvoy.grpc.port}` },
   () => shardvoy.stop(),
