@@ -6,9 +6,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/harness.js';
-import { fixtures, nodeRecord, privatelinkConfig, sleep, TOKEN } from './fixtures.js';
+import { fixtures, nodeRecord, privatelinkConfig, PROCESS_TIMEOUT_MS, sleep, TOKEN } from './fixtures.js';
 
-describe.concurrent('shardvoy agent when servers refuse or fail', () => {
+describe.concurrent('shardvoy agent when servers refuse or fail', { timeout: PROCESS_TIMEOUT_MS }, () => {
   it("logs a refusal (401, wrong token) with the server's message, does not retry it in a loop, and takes a rotated token at once", async ({ onTestFinished }) => {
     const f = fixtures(onTestFinished);
     const broker = await f.node();
@@ -16,7 +16,7 @@ describe.concurrent('shardvoy agent when servers refuse or fail', () => {
     const wrongToken = path.join(f.dir, 'wrong-token');
     writeFileSync(wrongToken, 'not-the-token\n');
     const run = f.agent(shardvoy.baseUrl, 'refused-1', broker.address, [], { tokenFile: wrongToken });
-    const refusal = await run.waitForLine((l) => l.statusCode === 401, 15_000);
+    const refusal = await run.waitForLine((l) => l.statusCode === 401, 30_000);
     expect(refusal.level).toBe(40);
     expect(refusal.message).toMatch(/token/i);
     expect(refusal.msg).toContain(`refused the heartbeat (401): ${refusal.message}`);
@@ -24,7 +24,7 @@ describe.concurrent('shardvoy agent when servers refuse or fail', () => {
     expect(run.lines.filter((l) => l.statusCode === 401).length).toBeLessThanOrEqual(3);
     // The token file is re-read at each look: the right token is a change, tried at once.
     writeFileSync(wrongToken, `${TOKEN}\n`);
-    await eventually(async () => expect((await nodeRecord(shardvoy, 'refused-1')).status).toBe('active'), 5_000, 50);
+    await eventually(async () => expect((await nodeRecord(shardvoy, 'refused-1')).status).toBe('active'), 8_000, 50);
   });
 
   it('does not retry a 4xx (a shard the server refuses) in a loop, only after a backoff or a change', async ({ onTestFinished }) => {
@@ -34,7 +34,7 @@ describe.concurrent('shardvoy agent when servers refuse or fail', () => {
     });
     const broker = await f.node();
     const run = f.agent(standIn.base, 'refused-2', broker.address);
-    const refusal = await run.waitForLine((l) => l.statusCode === 400, 15_000);
+    const refusal = await run.waitForLine((l) => l.statusCode === 400, 30_000);
     expect(refusal.message).toBe('body.shard: no shard "brokers" here');
     const firstAt = standIn.requests[0]!.at;
     await sleep(4_500 - (Date.now() - firstAt));
@@ -47,7 +47,7 @@ describe.concurrent('shardvoy agent when servers refuse or fail', () => {
     // A change (the probe fails) is tried at once, and only once.
     const before = standIn.requests.length;
     await broker.stop();
-    await eventually(() => expect(standIn.requests.length).toBe(before + 1), 5_000, 50);
+    await eventually(() => expect(standIn.requests.length).toBe(before + 1), 8_000, 50);
     expect(JSON.parse(standIn.requests[before]!.body).status).toBe('inactive');
     await sleep(1_000);
     expect(standIn.requests.length).toBe(before + 1);
@@ -60,7 +60,7 @@ describe.concurrent('shardvoy agent when servers refuse or fail', () => {
     });
     const broker = await f.node();
     const run = f.agent(standIn.base, 'unavailable-1', broker.address);
-    await run.waitForLine((l) => String(l.msg).startsWith('no server took the heartbeat'), 15_000);
+    await run.waitForLine((l) => String(l.msg).startsWith('no server took the heartbeat'), 30_000);
     const firstAt = standIn.requests[0]!.at;
     await sleep(5_000 - (Date.now() - firstAt));
     const times = standIn.requests.map((r) => r.at - firstAt).filter((t) => t < 5_000);

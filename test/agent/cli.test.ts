@@ -1,6 +1,7 @@
 /** `shardvoy agent` on the command line: --help, and bad flags exit 2 with one line naming the flag. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../support/cli-process.js';
+import { PROCESS_TIMEOUT_MS } from './fixtures.js';
 
 const running: CliRun[] = [];
 function cli(args: string[]): CliRun {
@@ -15,7 +16,7 @@ afterEach(() => {
 
 const NODE = ['--id', 'broker-1', '--address', '127.0.0.1:9092', '--database', 'kafka', '--shard', 'brokers', '--role', 'master'];
 
-describe('shardvoy agent command line', () => {
+describe('shardvoy agent command line', { timeout: PROCESS_TIMEOUT_MS }, () => {
   it('prints its usage with every flag, and the main usage names it', async () => {
     const help = cli(['agent', '--help']);
     expect(await help.exited).toBe(0);

@@ -18,6 +18,9 @@ import { startStandIn, type StandIn } from './stand-in.js';
 
 export const TOKEN = 'agent-test-token-5f1c';
 
+/** For tests that start processes: each start compiles the CLI (tsx), slow on a busy machine. */
+export const PROCESS_TIMEOUT_MS = 90_000;
+
 /**
  * deploy/privatelink.yaml's group with a wider port range (every test's nodes hold one), the
  * given registry settings instead of its state file, and a heartbeat token.

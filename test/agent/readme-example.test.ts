@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/harness.js';
 import { codeBlocks, readmeSection, ROOT } from '../support/readme.js';
 import { scratchDir, startShardvoyProcess, type ShardvoyProcess } from '../support/shardvoy-process.js';
-import { NodeStandIn, nodeRecord, privatelinkConfig } from './fixtures.js';
+import { nodeRecord, NodeStandIn, privatelinkConfig, PROCESS_TIMEOUT_MS } from './fixtures.js';
 
 const section = readmeSection('Nodes that cannot heartbeat: shardvoy agent');
 const [writeTemplate, initStep, sidecar, look] = codeBlocks(section, 'sh');
@@ -45,7 +45,7 @@ function printed(output: string): string[] {
 beforeAll(async () => {
   broker = await new NodeStandIn().start();
   shardvoy = await startShardvoyProcess({ config: privatelinkConfig({ leaseSeconds: 10 }, { token: false }) });
-});
+}, PROCESS_TIMEOUT_MS);
 
 afterAll(async () => {
   await shardvoy?.stop();
@@ -53,7 +53,7 @@ afterAll(async () => {
   scratch.remove();
 });
 
-describe('the README example of shardvoy agent', () => {
+describe('the README example of shardvoy agent', { timeout: PROCESS_TIMEOUT_MS }, () => {
   let agent: ReturnType<typeof bash> | undefined;
   afterAll(() => {
     if (agent && agent.child.exitCode === null) agent.child.kill('SIGKILL');
@@ -73,8 +73,8 @@ describe('the README example of shardvoy agent', () => {
     // `exec`, so that the signal reaches the agent itself, as it would under a supervisor.
     expect(sidecar).toMatch(/^node dist\/cli\.js agent /);
     agent = bash(`exec ${asRun(sidecar!)}`);
-    await eventually(() => expect(existsSync(path.join(scratch.dir, 'advertised.json'))).toBe(true), 15_000, 100);
-    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('active'), 5_000, 100);
+    await eventually(() => expect(existsSync(path.join(scratch.dir, 'advertised.json'))).toBe(true), 30_000, 100);
+    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('active'), 10_000, 100);
 
     const seen = bash(asRun(look!));
     expect(await seen.done).toBe(0);
@@ -83,9 +83,9 @@ describe('the README example of shardvoy agent', () => {
     expect(JSON.parse(nodeLine!)).toMatchObject({ id: 'broker-1', address: broker.address, database: 'kafka', shard: 'brokers', role: 'master', status: 'active' });
 
     await broker.stop();
-    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('inactive'), 3_000, 50);
+    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('inactive'), 8_000, 50);
     await broker.start();
-    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('active'), 3_000, 50);
+    await eventually(async () => expect((await nodeRecord(shardvoy, 'broker-1')).status).toBe('active'), 8_000, 50);
 
     agent.child.kill('SIGTERM');
     expect(await agent.done).toBe(0);
