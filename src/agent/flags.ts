@@ -158,7 +158,8 @@ function parseServers(given: readonly string[]): AgentServer[] {
     // They would end up in logs; the token has its own flags.
     if (url.username !== '' || url.password !== '') throw new UsageError(`--server: "${url.host}": credentials in the URL are not supported; use --token or --token-file`);
     if (url.search !== '' || url.hash !== '') throw new UsageError(`--server: "${label}": no query or fragment, only the server's base URL`);
-    const base = new URL(url.href.endsWith('/') ? url.href : `${url.href}/`);
+    // The base URL; the heartbeat's own URL, given by mistake, is taken as meant.
+    const base = new URL(url.href.replace(/\/v1\/heartbeat\/?$/, '/').replace(/([^/])$/, '$1/'));
     servers.push({ label, heartbeatUrl: new URL('v1/heartbeat', base) });
   }
   return servers;

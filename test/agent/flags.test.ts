@@ -98,6 +98,10 @@ describe('shardvoy agent flags', () => {
     expect(parse(['--log-level', 'error'], REQUIRED, { SHARDVOY_LOG_LEVEL: 'warn' }).logLevel).toBe('error');
     expect(parse(['--role', 'replica'], without('--role')).node.role).toBe('replica');
     expect(parse(['--server', 'http://a:1', '--server', 'http://b:2'], without('--server')).servers.map((s) => s.label)).toEqual(['http://a:1', 'http://b:2']);
+    expect(parse(['--server', 'http://a:1/v1/heartbeat,http://b:2/prefix/v1/heartbeat/'], without('--server')).servers.map((s) => s.heartbeatUrl.href)).toEqual([
+      'http://a:1/v1/heartbeat',
+      'http://b:2/prefix/v1/heartbeat',
+    ]);
   });
 
   it('answers --help', () => {
