@@ -17,6 +17,7 @@ const RESTART_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['xds.maxConnectionAgeGraceSeconds', (c) => c.xds.maxConnectionAgeGraceSeconds],
   ['xds.streamRequestsPerSecond', (c) => c.xds.streamRequestsPerSecond],
   ['xds.streamRequestBurst', (c) => c.xds.streamRequestBurst],
+  ['xds.maxRequestBytes', (c) => c.xds.maxRequestBytes],
 ];
 
 export interface Reconciled {
@@ -44,6 +45,7 @@ export function reconcile(running: Config, next: Config): Reconciled {
       maxConnectionAgeGraceSeconds: running.xds.maxConnectionAgeGraceSeconds,
       streamRequestsPerSecond: running.xds.streamRequestsPerSecond,
       streamRequestBurst: running.xds.streamRequestBurst,
+      maxRequestBytes: running.xds.maxRequestBytes,
     }),
   });
   return { config, needsRestart };

@@ -21,6 +21,15 @@ export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
 export const DEFAULT_STREAM_REQUEST_BURST = 200;
 export const DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS = 1;
 export const DEFAULT_NACK_RETRY_MAX_SECONDS = 300;
+/** Issue 11: what one client may make the xDS server hold. */
+export const DEFAULT_XDS_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_XDS_MAX_NODE_BYTES = 256 * 1024;
+export const DEFAULT_XDS_MAX_NODE_STRING_LENGTH = 8 * 1024;
+export const DEFAULT_XDS_MAX_RESOURCE_NAME_LENGTH = 512;
+export const DEFAULT_XDS_MAX_SUBSCRIBED_NAMES = 10_000;
+export const DEFAULT_XDS_MAX_STREAMS_PER_PEER = 1_000;
+export const DEFAULT_XDS_MAX_STREAMS = 10_000;
+export const DEFAULT_XDS_WRITE_TIMEOUT_SECONDS = 30;
 export const DEFAULT_DATABASE = 'default';
 export const DEFAULT_PORT_REUSE_SECONDS = 86_400;
 export const DEFAULT_NODE_LISTEN_HOST = '0.0.0.0';
@@ -194,6 +203,28 @@ export const NativeConfigSchema = Type.Object(
           nackRetryMaxSeconds: Type.Optional(
             // The first retry comes after 1 s: a smaller cap would make it sooner.
             Type.Number({ minimum: 1, default: DEFAULT_NACK_RETRY_MAX_SECONDS, reason: 'must be a number of seconds, 1 or more' }),
+          ),
+          maxRequestBytes: Type.Optional(
+            Type.Integer({ minimum: 1024, default: DEFAULT_XDS_MAX_REQUEST_BYTES, reason: 'must be a whole number of bytes, 1024 or more' }),
+          ),
+          maxNodeBytes: Type.Optional(
+            Type.Integer({ minimum: 256, default: DEFAULT_XDS_MAX_NODE_BYTES, reason: 'must be a whole number of bytes, 256 or more' }),
+          ),
+          maxNodeStringLength: Type.Optional(
+            Type.Integer({ minimum: 64, default: DEFAULT_XDS_MAX_NODE_STRING_LENGTH, reason: 'must be a whole number of characters, 64 or more' }),
+          ),
+          maxResourceNameLength: Type.Optional(
+            Type.Integer({ minimum: 64, default: DEFAULT_XDS_MAX_RESOURCE_NAME_LENGTH, reason: 'must be a whole number of bytes, 64 or more' }),
+          ),
+          maxSubscribedNames: Type.Optional(
+            Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_SUBSCRIBED_NAMES, reason: 'must be a whole number, 1 or more' }),
+          ),
+          maxStreamsPerPeer: Type.Optional(
+            Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_STREAMS_PER_PEER, reason: 'must be a whole number, 1 or more' }),
+          ),
+          maxStreams: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_STREAMS, reason: 'must be a whole number, 1 or more' })),
+          writeTimeoutSeconds: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, default: DEFAULT_XDS_WRITE_TIMEOUT_SECONDS, reason: 'must be a number of seconds above 0' }),
           ),
         },
         { additionalProperties: false },

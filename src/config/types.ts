@@ -119,6 +119,21 @@ export interface XdsConfig {
    * doubling, at most this many seconds apart.
    */
   readonly nackRetryMaxSeconds: number;
+  /** Issue 11, what one client may make the server hold. The gRPC max receive message length (bound at start). */
+  readonly maxRequestBytes: number;
+  /** A request whose encoded `node` is larger is refused (RESOURCE_EXHAUSTED). */
+  readonly maxNodeBytes: number;
+  /** ... and one with a string in its node longer than this (INVALID_ARGUMENT). */
+  readonly maxNodeStringLength: number;
+  /** Longest resource name (and version, nonce, type URL) a request may carry, in bytes (INVALID_ARGUMENT). */
+  readonly maxResourceNameLength: number;
+  /** Most names one stream may subscribe to of one type (RESOURCE_EXHAUSTED). */
+  readonly maxSubscribedNames: number;
+  /** Most streams open at once from one peer IP address, and in all (RESOURCE_EXHAUSTED). */
+  readonly maxStreamsPerPeer: number;
+  readonly maxStreams: number;
+  /** A stream whose client reads nothing of a response for this long is closed. */
+  readonly writeTimeoutSeconds: number;
 }
 
 export interface Config {

@@ -17,6 +17,14 @@ export const DEFAULT_XDS_SETTINGS: XdsConfig = {
   streamRequestBurst: 200,
   fencedConnectionCloseSeconds: 1,
   nackRetryMaxSeconds: 300,
+  maxRequestBytes: 4 * 1024 * 1024,
+  maxNodeBytes: 256 * 1024,
+  maxNodeStringLength: 8 * 1024,
+  maxResourceNameLength: 512,
+  maxSubscribedNames: 10_000,
+  maxStreamsPerPeer: 1_000,
+  maxStreams: 10_000,
+  writeTimeoutSeconds: 30,
 };
 
 /** `time` puts the streams on a fake clock whose timers the test runs (test/support/fake-clock.ts). */
