@@ -20,6 +20,24 @@ import { SotwStream } from './sotw-stream.js';
 import { realTimers, type RetryTimers } from './nack-retry.js';
 import type { StreamOptions, StreamStatus } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
+import { refusalOf, type Refusal } from './request-limits.js';
+import { resetCall, StreamWriter } from './stream-writer.js';
+import { TokenBucket } from './token-bucket.js';
+import { RepeatLimiter, truncateForLog } from '../util/log-limits.js';
+
+/** Peers whose fetch budgets are remembered at once; past it the oldest is forgotten. */
+const MAX_FETCH_PEERS = 10_000;
+
+/** The IP address of a grpc-js peer string (`1.2.3.4:5678`, `::1:5678`): streams are counted per address. */
+export function peerAddress(peer: string): string {
+  const colon = peer.lastIndexOf(':');
+  return colon > 0 ? peer.slice(0, colon).replace(/^\[|\]$/g, '') : peer;
+}
+
+/** The peer presented a client certificate the server verified (grpc-js reports one only then). */
+function isAuthenticated(call: { getAuthContext?: () => { sslPeerCertificate?: unknown } | null }): boolean {
+  return call.getAuthContext?.()?.sslPeerCertificate !== undefined;
+}
 
 export interface XdsServerOptions {
   readonly cache: SnapshotCache;
@@ -33,6 +51,8 @@ export interface XdsServerOptions {
   readonly settings: XdsConfig;
   /** TLS for the xDS port; with requireClientCert, only clients with a certificate from `ca` get in. */
   readonly tls?: TlsConfig | undefined;
+  /** Checked first on CSDS calls (contract 9, `auth.readToken`): why one is refused, or undefined. Absent: open. */
+  readonly authorizeRead?: (metadata: grpc.Metadata) => string | undefined;
 }
 
 type AnyStream = SotwStream | DeltaStream;
@@ -46,6 +66,12 @@ export class XdsServer {
   private readonly streams = new Map<number, { stream: AnyStream; call: grpc.ServerDuplexStream<unknown, unknown> }>();
   private nextStreamId = 1;
   private readonly controlPlaneId: string;
+  /** Streaming calls open (xDS and CSDS), in all and per peer IP address (xds.maxStreams, xds.maxStreamsPerPeer). */
+  private openStreams = 0;
+  private readonly perPeer = new Map<string, number>();
+  /** Unary fetches (per-type and CSDS) share a request budget per peer IP address. */
+  private readonly fetchBudgets = new Map<string, TokenBucket>();
+  private readonly logLimiter = new RepeatLimiter();
 
   constructor(private readonly options: XdsServerOptions) {
     this.controlPlaneId = `shardvoy/${options.version}@${hostname()}`;
@@ -56,27 +82,145 @@ export class XdsServer {
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       'grpc.max_connection_age_ms': options.settings.maxConnectionAgeSeconds * 1000,
       'grpc.max_connection_age_grace_ms': options.settings.maxConnectionAgeGraceSeconds * 1000,
+      'grpc.max_receive_message_length': options.settings.maxRequestBytes,
     });
-    this.server.addService(aggregatedService(), {
+    const limits = () => this.options.settings;
+    this.server.addService(aggregatedService(limits), {
       StreamAggregatedResources: (call: Duplex<DiscoveryRequest, Buffer>) => this.serve(call, (o) => new SotwStream(o), undefined),
       DeltaAggregatedResources: (call: Duplex<DeltaDiscoveryRequest, Buffer>) => this.serve(call, (o) => new DeltaStream(o), undefined),
     });
     for (const spec of PER_TYPE_SERVICES) {
-      this.server.addService(perTypeService(spec), {
+      this.server.addService(perTypeService(spec, limits), {
         [spec.stream]: (call: Duplex<DiscoveryRequest, Buffer>) => this.serve(call, (o) => new SotwStream(o), spec.typeUrl),
         [spec.delta]: (call: Duplex<DeltaDiscoveryRequest, Buffer>) => this.serve(call, (o) => new DeltaStream(o), spec.typeUrl),
         [spec.fetch]: (call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, callback: grpc.sendUnaryData<DiscoveryResponse>) =>
-          this.fetch(spec.typeUrl, call.request, callback),
+          this.fetch(spec.typeUrl, call, callback),
       });
     }
     this.server.addService(clientStatusService(), {
-      FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, object>, callback: grpc.sendUnaryData<object>) =>
-        callback(null, this.clientStatus(call.request)),
-      StreamClientStatus: (call: Duplex<ClientStatusRequest, object>) => {
-        call.on('data', (request: ClientStatusRequest) => call.write(this.clientStatus(request)));
-        call.on('end', () => call.end());
+      FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, object>, callback: grpc.sendUnaryData<object>) => {
+        const refusal = this.authorizeCsds(call.metadata) ?? this.fetchRefusal(call.getPeer());
+        if (refusal) {
+          this.warnRefused(call.getPeer(), refusal, 'csds');
+          callback({ code: refusal.code, details: refusal.message });
+          return;
+        }
+        callback(null, this.clientStatus(call.request));
       },
+      StreamClientStatus: (call: Duplex<ClientStatusRequest, object>) => this.serveClientStatus(call),
     });
+  }
+
+  /** CSDS reads what /v1/xds/clients does, so the read token guards it as it guards the reads (contract 9). */
+  private authorizeCsds(metadata: grpc.Metadata): Refusal | undefined {
+    const reason = this.options.authorizeRead?.(metadata);
+    return reason === undefined ? undefined : { code: grpc.status.UNAUTHENTICATED, message: reason };
+  }
+
+  /**
+   * A CSDS stream: the read token first, the same request budget as an xDS stream, and
+   * backpressure: a request is answered when the last answer was written, from the state then,
+   * and a newer request replaces an unanswered one.
+   */
+  private serveClientStatus(call: Duplex<ClientStatusRequest, object>): void {
+    const peer = call.getPeer();
+    const refusal = this.authorizeCsds(call.metadata) ?? this.admit(peer);
+    if (refusal) {
+      this.warnRefused(peer, refusal, 'csds');
+      call.emit('error', { code: refusal.code, details: refusal.message });
+      return;
+    }
+    const release = this.hold(peer);
+    const settings = this.options.settings;
+    const budget = new TokenBucket(settings.streamRequestsPerSecond, settings.streamRequestBurst, this.options.clock.now());
+    let latest: ClientStatusRequest | undefined;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      writer.close();
+      release();
+    };
+    const answer = () => {
+      if (done || !latest || !writer.ready) return;
+      const request = latest;
+      latest = undefined;
+      writer.write(this.clientStatus(request));
+    };
+    const writer = new StreamWriter(call, () => this.options.settings.writeTimeoutSeconds * 1000, answer, () => {
+      this.logLimiter.log(this.options.logger, 'warn', 'csds-stuck', { peer }, 'csds stream closed: the client read nothing within xds.writeTimeoutSeconds');
+      finish();
+      if (!resetCall(call)) call.emit('error', { code: grpc.status.DEADLINE_EXCEEDED, details: 'the client read nothing within xds.writeTimeoutSeconds' });
+    });
+    call.on('data', (request: ClientStatusRequest) => {
+      if (done) return;
+      if (!budget.take(this.options.clock.now())) {
+        const message = `more than ${settings.streamRequestsPerSecond} requests per second (burst ${settings.streamRequestBurst}) on one stream`;
+        this.warnRefused(peer, { code: grpc.status.RESOURCE_EXHAUSTED, message }, 'csds');
+        finish();
+        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: message });
+        return;
+      }
+      latest = request;
+      answer();
+    });
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('error', finish);
+    call.on('cancelled', finish);
+    call.on('close', finish);
+  }
+
+  /** Whether one more streaming call may open: xds.maxStreams in all, xds.maxStreamsPerPeer per IP address. */
+  private admit(peer: string): Refusal | undefined {
+    const settings = this.options.settings;
+    if (this.openStreams >= settings.maxStreams) {
+      return { code: grpc.status.RESOURCE_EXHAUSTED, message: `${this.openStreams} streams open, the limit xds.maxStreams (${settings.maxStreams})` };
+    }
+    const ip = peerAddress(peer);
+    const fromPeer = this.perPeer.get(ip) ?? 0;
+    if (fromPeer >= settings.maxStreamsPerPeer) {
+      return { code: grpc.status.RESOURCE_EXHAUSTED, message: `${fromPeer} streams open from ${ip}, the limit xds.maxStreamsPerPeer (${settings.maxStreamsPerPeer})` };
+    }
+    return undefined;
+  }
+
+  /** Counts an admitted streaming call; the returned function (idempotent) lets go of it. */
+  private hold(peer: string): () => void {
+    const ip = peerAddress(peer);
+    this.openStreams++;
+    this.perPeer.set(ip, (this.perPeer.get(ip) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.openStreams--;
+      const left = (this.perPeer.get(ip) ?? 1) - 1;
+      if (left <= 0) this.perPeer.delete(ip);
+      else this.perPeer.set(ip, left);
+    };
+  }
+
+  /** Unary fetches: the per-stream request budget, per peer IP address. */
+  private fetchRefusal(peer: string): Refusal | undefined {
+    const ip = peerAddress(peer);
+    const settings = this.options.settings;
+    let budget = this.fetchBudgets.get(ip);
+    if (!budget) {
+      if (this.fetchBudgets.size >= MAX_FETCH_PEERS) this.fetchBudgets.delete(this.fetchBudgets.keys().next().value as string);
+      budget = new TokenBucket(settings.streamRequestsPerSecond, settings.streamRequestBurst, this.options.clock.now());
+      this.fetchBudgets.set(ip, budget);
+    }
+    if (budget.take(this.options.clock.now())) return undefined;
+    return { code: grpc.status.RESOURCE_EXHAUSTED, message: `more than ${settings.streamRequestsPerSecond} fetches per second (burst ${settings.streamRequestBurst}) from ${ip}` };
+  }
+
+  /** One warning line per kind of refusal and interval, however many clients are refused. */
+  private warnRefused(peer: string, refusal: Refusal, kind: string): void {
+    const reason = truncateForLog(refusal.message, 512);
+    this.logLimiter.log(this.options.logger, 'warn', `refused|${kind}|${refusal.code}|${reason.slice(0, 40)}`, { kind, peer, code: grpc.status[refusal.code], reason }, 'xds stream refused');
   }
 
   /** Serves another gRPC service on the same port (DKV discovery); call before listen(). */
@@ -112,7 +256,8 @@ export class XdsServer {
       const group = stream.status().group;
       if (group === undefined || !groups.includes(group)) continue;
       stream.close();
-      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `group ${group} is no longer configured; configured groups: ${configured.join(', ')}` });
+      const listed = isAuthenticated(call) ? `; ${unknownGroupMessage(null, configured, true).replace(/^.*; /, '')}` : '';
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `group ${group} is no longer configured${listed}` });
     }
   }
 
@@ -151,11 +296,29 @@ export class XdsServer {
     create: (options: StreamOptions<Res>) => AnyStream,
     fixedType: ResourceTypeUrl | undefined,
   ): void {
+    const peer = call.getPeer();
+    const admission = this.admit(peer);
+    if (admission) {
+      this.warnRefused(peer, admission, 'xds');
+      call.emit('error', { code: admission.code, details: admission.message });
+      return;
+    }
+    const release = this.hold(peer);
     const streamId = this.nextStreamId++;
     const logger = this.options.logger.child({ streamId });
+    const writer = new StreamWriter(
+      call,
+      () => this.options.settings.writeTimeoutSeconds * 1000,
+      () => stream.onWritable(),
+      () => {
+        this.logLimiter.log(logger, 'warn', 'xds-stuck', { peer, node: truncateForLog(stream.status().nodeId ?? '') }, 'xds stream closed: the client read nothing within xds.writeTimeoutSeconds');
+        finish('the client read nothing within xds.writeTimeoutSeconds');
+        if (!resetCall(call)) call.emit('error', { code: grpc.status.DEADLINE_EXCEEDED, details: 'the client read nothing within xds.writeTimeoutSeconds' });
+      },
+    );
     const stream = create({
       streamId,
-      peer: call.getPeer(),
+      peer,
       cache: this.options.cache,
       groups: this.options.groups,
       clock: this.options.clock,
@@ -165,20 +328,31 @@ export class XdsServer {
       controlPlaneId: this.controlPlaneId,
       fixedType,
       rateLimit: { perSecond: this.options.settings.streamRequestsPerSecond, burst: this.options.settings.streamRequestBurst },
-      send: (response) => call.write(response),
+      send: (response) => writer.write(response),
+      writable: () => writer.ready,
+      maxSubscribedNames: () => this.options.settings.maxSubscribedNames,
+      authenticated: isAuthenticated(call),
+      logLimiter: this.logLimiter,
       fail: (code, message) => {
-        logger.warn({ code: grpc.status[code], reason: message }, 'xds stream refused');
+        this.warnRefused(peer, { code, message }, 'xds');
         call.emit('error', { code, details: message });
       },
     });
     this.streams.set(streamId, { stream, call: call as grpc.ServerDuplexStream<unknown, unknown> });
     logger.info({ peer: call.getPeer(), protocol: stream.protocol, type: fixedType ? SHORT_NAMES[fixedType] : 'ads' }, 'xds stream opened');
     const finish = (reason: string) => {
+      writer.close();
+      release();
       if (!this.streams.delete(streamId)) return;
       stream.close();
       logger.info({ reason }, 'xds stream closed');
     };
     call.on('data', (request: Req) => {
+      const refusal = refusalOf(request);
+      if (refusal) {
+        stream.abort(refusal.code, refusal.message);
+        return;
+      }
       try {
         (stream as { onRequest(r: Req): void }).onRequest(request);
       } catch (error) {
@@ -196,11 +370,20 @@ export class XdsServer {
     call.on('close', () => finish('closed'));
   }
 
-  private fetch(typeUrl: ResourceTypeUrl, request: DiscoveryRequest, callback: grpc.sendUnaryData<DiscoveryResponse>): void {
+  private fetch(typeUrl: ResourceTypeUrl, call: grpc.ServerUnaryCall<DiscoveryRequest, DiscoveryResponse>, callback: grpc.sendUnaryData<DiscoveryResponse>): void {
+    const request = call.request;
+    const refusal = refusalOf(request) ?? this.fetchRefusal(call.getPeer());
+    if (refusal) {
+      this.warnRefused(call.getPeer(), refusal, 'fetch');
+      callback({ code: refusal.code, details: refusal.message });
+      return;
+    }
     const groups = this.options.groups();
     const group = groupOfNode(request.node, groups);
     if (!group) {
-      callback({ code: grpc.status.INVALID_ARGUMENT, details: unknownGroupMessage(request.node, groups) });
+      const message = unknownGroupMessage(request.node, groups, isAuthenticated(call));
+      this.warnRefused(call.getPeer(), { code: grpc.status.INVALID_ARGUMENT, message }, 'fetch');
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: message });
       return;
     }
     const snapshot = this.options.cache.get(group);

@@ -7,6 +7,32 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { envoyType } from '../envoy-api/protos.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
+import {
+  checkNodeStrings,
+  checkRequestBytes,
+  DELTA_REQUEST_LAYOUT,
+  refused,
+  SOTW_REQUEST_LAYOUT,
+  type RequestLayout,
+  type RequestLimits,
+} from './request-limits.js';
+
+/** The server's request limits (read per request, so a reload applies); a client passes none. */
+export type LimitsSource = () => RequestLimits;
+
+/** Decodes a discovery request, or to a refusal (request-limits.ts) when it breaks a limit. */
+function guarded(decode: (bytes: Buffer) => protobuf.Message, layout: RequestLayout, limits: LimitsSource | undefined) {
+  if (!limits) return decode;
+  return (bytes: Buffer): protobuf.Message => {
+    const current = limits();
+    const refusal = checkRequestBytes(bytes, layout, current);
+    if (refusal) return refused(refusal) as protobuf.Message;
+    const message = decode(bytes);
+    const node = (message as { node?: unknown }).node;
+    const nodeRefusal = node ? checkNodeStrings(node, current) : undefined;
+    return nodeRefusal ? (refused(nodeRefusal) as protobuf.Message) : message;
+  };
+}
 
 function codec(typeName: string): { encode: (value: object) => Buffer; decode: (bytes: Buffer) => protobuf.Message } {
   const type = envoyType(typeName);
@@ -21,15 +47,16 @@ function codec(typeName: string): { encode: (value: object) => Buffer; decode: (
   };
 }
 
-function method(path: string, request: string, response: string, streaming: boolean): MethodDefinition<object, object> {
+function method(path: string, request: string, response: string, streaming: boolean, limits?: LimitsSource): MethodDefinition<object, object> {
   const req = codec(request);
   const res = codec(response);
+  const layout = request === DELTA_REQUEST ? DELTA_REQUEST_LAYOUT : SOTW_REQUEST_LAYOUT;
   return {
     path,
     requestStream: streaming,
     responseStream: streaming,
     requestSerialize: req.encode,
-    requestDeserialize: req.decode,
+    requestDeserialize: request === SOTW_REQUEST || request === DELTA_REQUEST ? guarded(req.decode, layout, limits) : req.decode,
     responseSerialize: res.encode,
     responseDeserialize: res.decode,
   };
@@ -43,10 +70,10 @@ const DELTA_RESPONSE = `${DISCOVERY}.DeltaDiscoveryResponse`;
 
 export const AGGREGATED_SERVICE = `${DISCOVERY}.AggregatedDiscoveryService`;
 
-export function aggregatedService(): ServiceDefinition {
+export function aggregatedService(limits?: LimitsSource): ServiceDefinition {
   return {
-    StreamAggregatedResources: method(`/${AGGREGATED_SERVICE}/StreamAggregatedResources`, SOTW_REQUEST, SOTW_RESPONSE, true),
-    DeltaAggregatedResources: method(`/${AGGREGATED_SERVICE}/DeltaAggregatedResources`, DELTA_REQUEST, DELTA_RESPONSE, true),
+    StreamAggregatedResources: method(`/${AGGREGATED_SERVICE}/StreamAggregatedResources`, SOTW_REQUEST, SOTW_RESPONSE, true, limits),
+    DeltaAggregatedResources: method(`/${AGGREGATED_SERVICE}/DeltaAggregatedResources`, DELTA_REQUEST, DELTA_RESPONSE, true, limits),
   };
 }
 
@@ -66,11 +93,11 @@ export const PER_TYPE_SERVICES: readonly PerTypeSpec[] = [
   { service: 'envoy.service.route.v3.RouteDiscoveryService', typeUrl: ROUTE, stream: 'StreamRoutes', delta: 'DeltaRoutes', fetch: 'FetchRoutes' },
 ];
 
-export function perTypeService(spec: PerTypeSpec): ServiceDefinition {
+export function perTypeService(spec: PerTypeSpec, limits?: LimitsSource): ServiceDefinition {
   return {
-    [spec.stream]: method(`/${spec.service}/${spec.stream}`, SOTW_REQUEST, SOTW_RESPONSE, true),
-    [spec.delta]: method(`/${spec.service}/${spec.delta}`, DELTA_REQUEST, DELTA_RESPONSE, true),
-    [spec.fetch]: method(`/${spec.service}/${spec.fetch}`, SOTW_REQUEST, SOTW_RESPONSE, false),
+    [spec.stream]: method(`/${spec.service}/${spec.stream}`, SOTW_REQUEST, SOTW_RESPONSE, true, limits),
+    [spec.delta]: method(`/${spec.service}/${spec.delta}`, DELTA_REQUEST, DELTA_RESPONSE, true, limits),
+    [spec.fetch]: method(`/${spec.service}/${spec.fetch}`, SOTW_REQUEST, SOTW_RESPONSE, false, limits),
   };
 }
 

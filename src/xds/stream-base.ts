@@ -16,6 +16,7 @@ import { NackRetry, type RetryTimers } from './nack-retry.js';
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
 import type { Subscription } from './subscription.js';
 import { TokenBucket } from './token-bucket.js';
+import { truncateForLog, type RepeatLimiter } from '../util/log-limits.js';
 import { WarmingClusters } from './warming-clusters.js';
 
 /** CSDS's ClientConfigStatus, per resource type of one stream. */
@@ -75,8 +76,23 @@ export interface StreamOptions<Response> {
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** Sends an already-encoded response (see response-encoding.ts). */
   readonly send: (response: Buffer) => void;
+  /**
+   * False while the transport still holds an unwritten response: nothing more is built until it
+   * drains (`onWritable`), so a client that does not read gets the latest state, not a queue.
+   */
+  readonly writable: () => boolean;
+  /** The most names the stream may subscribe to per type (xds.maxSubscribedNames), read per request. */
+  readonly maxSubscribedNames: () => number;
+  /** The peer authenticated (a verified client certificate): only then does a refusal list the groups. */
+  readonly authenticated: boolean;
   readonly fail: (code: GrpcStatus, message: string) => void;
+  /** Rate-limits the warnings a client can repeat (NACKs). */
+  readonly logLimiter: RepeatLimiter;
 }
+
+/** A NACK's message as kept (for /v1/xds/clients and CSDS) and as logged. */
+const MAX_NACK_MESSAGE = 16_384;
+const MAX_LOGGED_NACK = 1_024;
 
 interface RequestBase {
   readonly node: NodeInfo | null;
@@ -99,6 +115,8 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   private nonceCounter = 0;
   private stopWatching: (() => void) | undefined;
   private closed = false;
+  /** Where the last pass stopped because the transport was busy: it goes on from there once written. */
+  private blockedAt: number | undefined;
 
   constructor(protected readonly options: StreamOptions<Response>) {
     this.connectedAtMs = options.clock.now();
@@ -116,11 +134,27 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     const typeUrl = this.typeOf(request);
     if (!typeUrl) return;
     this.handle(typeUrl, request);
+    const subscribed = this.types.get(typeUrl)?.subscription.names.size ?? 0;
+    const max = this.options.maxSubscribedNames();
+    if (subscribed > max) {
+      this.refuse(GrpcStatus.RESOURCE_EXHAUSTED, `${subscribed} ${SHORT_NAMES[typeUrl]} names subscribed on one stream, over the limit xds.maxSubscribedNames (${max})`);
+      return;
+    }
     this.flush();
   }
 
   onSnapshot(): void {
     if (!this.closed) this.flush();
+  }
+
+  /** The transport took the last response: send what is owed now, from the latest snapshot. */
+  onWritable(): void {
+    if (!this.closed && this.blockedAt !== undefined) this.flush(this.blockedAt);
+  }
+
+  /** Closes the stream with a status (a request over a limit, say). */
+  abort(code: GrpcStatus, message: string): void {
+    if (!this.closed) this.refuse(code, message);
   }
 
   close(): void {
@@ -175,13 +209,21 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
    * and listeners also wait for their clusters to be warm, so a listener never arrives before
    * the clusters it routes to can take traffic.
    */
-  protected flush(): void {
+  protected flush(from = 0): void {
     const snapshot = this.snapshot();
     if (!snapshot || this.closed) return;
-    for (const typeUrl of PUSH_ORDER) {
+    this.blockedAt = undefined;
+    for (let i = from; i < PUSH_ORDER.length; i++) {
+      const typeUrl = PUSH_ORDER[i]!;
       const state = this.types.get(typeUrl);
       if (!state || !this.hasChange(typeUrl, state, snapshot)) continue;
       if (!state.pending || (typeUrl === LISTENER && !this.clustersWarm(snapshot))) break;
+      // Built only when it can be written, so what goes out is the latest state, never a queue.
+      // Once written, the same pass goes on from this type (onWritable), as if it had not waited.
+      if (!this.options.writable()) {
+        this.blockedAt = i;
+        break;
+      }
       this.respond(typeUrl, state, snapshot);
     }
   }
@@ -211,11 +253,17 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     const retry = this.retryOf(typeUrl);
     const about = { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state.sentVersion };
     if (request.error_detail) {
-      const { message } = request.error_detail;
+      const message = truncateForLog(request.error_detail.message, MAX_NACK_MESSAGE);
       state.nack = { version: state.sentVersion ?? '', nonce: request.response_nonce, message, atMs: this.options.clock.now() };
       // Resending would only be rejected again, unless the client's host is what stood in the way.
       const retryInMs = causeOnClientHost(message) ? this.scheduleRetry(typeUrl, retry) : undefined;
-      this.options.logger.warn({ ...about, error: message, retryInMs }, 'xds response rejected by client (NACK)');
+      this.options.logLimiter.log(
+        this.options.logger,
+        'warn',
+        `nack|${this.group}|${typeUrl}`,
+        { ...about, node: truncateForLog(this.node?.id ?? ''), error: truncateForLog(message, MAX_LOGGED_NACK), retryInMs },
+        'xds response rejected by client (NACK)',
+      );
       return 'nack';
     }
     state.ackedVersion = ackedVersion;
@@ -276,10 +324,11 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     const groups = this.options.groups();
     const group = groupOfNode(node, groups);
     if (!group) {
-      this.refuse(GrpcStatus.INVALID_ARGUMENT, unknownGroupMessage(node, groups));
+      this.refuse(GrpcStatus.INVALID_ARGUMENT, unknownGroupMessage(node, groups, this.options.authenticated));
       return false;
     }
-    this.node = node ?? undefined;
+    // Only what the stream uses: the rest of the node (extensions, metadata) is let go.
+    this.node = node ? { id: node.id, cluster: node.cluster } : undefined;
     this.group = group;
     this.stopWatching = this.options.cache.watch(group, () => this.onSnapshot());
     return true;
@@ -289,7 +338,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     const fixed = this.options.fixedType;
     if (fixed) {
       if (request.type_url === '' || request.type_url === fixed) return fixed;
-      this.refuse(GrpcStatus.INVALID_ARGUMENT, `type_url "${request.type_url}" on a stream for ${fixed}`);
+      this.refuse(GrpcStatus.INVALID_ARGUMENT, `type_url "${truncateForLog(request.type_url)}" on a stream for ${fixed}`);
       return undefined;
     }
     if (isResourceTypeUrl(request.type_url)) return request.type_url;

@@ -107,11 +107,12 @@ describe('heartbeats to Envoy over SotW ADS', () => {
     expect(envoy.violations).toEqual([]);
   });
 
-  it('closes a stream whose node names no configured group with INVALID_ARGUMENT listing the groups', async () => {
+  it('closes a stream whose node names no configured group with INVALID_ARGUMENT, not listing the groups to an unauthenticated peer', async () => {
     envoy = new EnvoyLikeClient(running.grpcAddress, { nodeId: 'stranger', nodeCluster: 'nobody' });
     await envoy.waitFor((c) => c.status !== undefined, 3_000, 'stream status');
     expect(envoy.status?.code).toBe(3); // INVALID_ARGUMENT
-    expect(envoy.status?.details).toContain('configured groups: edge');
+    expect(envoy.status?.details).toContain('node.id "stranger" and node.cluster "nobody" name no configured group');
+    expect(envoy.status?.details).not.toContain('edge');
     expect(envoy.responses).toHaveLength(0);
   });
 
