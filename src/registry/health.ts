@@ -52,5 +52,5 @@ function judge(node: NodeRecord, expired: boolean, highestEpoch: Map<string, num
   if (node.role === 'master' && node.epoch < (highestEpoch.get(shardKey(node.database, node.shard)) ?? 0)) {
     return 'fenced';
   }
-  return node.status === 'draining' ? 'draining' : 'healthy';
+  return node.status === 'draining' || node.maintenance !== undefined ? 'draining' : 'healthy';
 }

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import { isExpired, shardKey } from './health.js';
-import { sameRouting, type Heartbeat, type NodeRecord } from './node.js';
+import { sameRouting, type Heartbeat, type Maintenance, type NodeRecord } from './node.js';
 import { PortAllocator, type DroppedPort, type PortPool } from './ports.js';
 import { RegistryFullError, type NodeRegistry, type RecordOutcome, type RegistryState } from './registry.js';
 
@@ -81,6 +81,8 @@ export class MemoryRegistry implements NodeRegistry {
       labels: Object.freeze({ ...heartbeat.labels }),
       firstSeenMs: previous?.firstSeenMs ?? now,
       lastHeartbeatMs: now,
+      // The operator's word outlasts the node's heartbeats.
+      ...(previous?.maintenance ? { maintenance: previous.maintenance } : {}),
     });
     this.place(previous, node);
     this.planExpiry(node);
@@ -95,6 +97,17 @@ export class MemoryRegistry implements NodeRegistry {
       this.notify();
     }
     return { node, routingChanged, portsExhausted: ports.exhausted };
+  }
+
+  setMaintenance(id: string, maintenance: Maintenance | undefined): NodeRecord | undefined {
+    const previous = this.nodes.get(id);
+    if (!previous) return undefined;
+    const { maintenance: _old, ...rest } = previous;
+    const node: NodeRecord = Object.freeze(maintenance ? { ...rest, maintenance: Object.freeze({ ...maintenance }) } : rest);
+    this.nodes.set(id, node);
+    this.journal.add(id);
+    this.notify();
+    return node;
   }
 
   forget(id: string): NodeRecord | undefined {

@@ -61,6 +61,11 @@ export class MirrorRegistry implements NodeRegistry {
     throw new FollowingError(this.options.remote);
   }
 
+  /** Maintenance is the followed server's to set. */
+  setMaintenance(): NodeRecord | undefined {
+    throw new FollowingError(this.options.remote);
+  }
+
   get(id: string): NodeRecord | undefined {
     return this.inner.get(id);
   }

@@ -38,10 +38,19 @@ export interface Heartbeat {
   readonly dkv?: DkvDetails | undefined;
 }
 
+/** An operator's maintenance (Consul's `maint`): the node goes to Envoy as DRAINING whatever its heartbeats say. */
+export interface Maintenance {
+  readonly reason: string;
+  /** Server clock, ms. */
+  readonly sinceMs: number;
+}
+
 export interface NodeRecord extends Heartbeat {
   /** Server clock, ms. The node's own clock never decides anything. */
   readonly firstSeenMs: number;
   readonly lastHeartbeatMs: number;
+  /** Set by an operator, kept across heartbeats and restarts until lifted. */
+  readonly maintenance?: Maintenance | undefined;
 }
 
 /**

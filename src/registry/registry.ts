@@ -2,7 +2,7 @@
  * The node registry: the contract every store implements (in memory today; a distributed
  * store later), so the watcher and the HTTP/gRPC sources never depend on how nodes are kept.
  */
-import type { Heartbeat, NodeRecord } from './node.js';
+import type { Heartbeat, Maintenance, NodeRecord } from './node.js';
 import type { DroppedPort, PortAssignment, PortView } from './ports.js';
 
 export interface RecordOutcome {
@@ -15,7 +15,7 @@ export interface RecordOutcome {
 
 /** What the state file holds and gives back on start. */
 export interface RegistryState {
-  readonly nodes: ReadonlyArray<Heartbeat & { readonly firstSeenMs: number }>;
+  readonly nodes: ReadonlyArray<Heartbeat & { readonly firstSeenMs: number; readonly maintenance?: Maintenance | undefined }>;
   readonly ports: readonly PortAssignment[];
 }
 
@@ -28,6 +28,11 @@ export interface NodeRegistry {
    * first takes the place of expired ones (forgotten); with none to take, RegistryFullError.
    */
   record(heartbeat: Heartbeat): RecordOutcome;
+  /**
+   * Puts a known node in maintenance (or, with undefined, takes it out): it reaches Envoy as
+   * DRAINING until then. Returns the node as it now is, or undefined if there is no such node.
+   */
+  setMaintenance(id: string, maintenance: Maintenance | undefined): NodeRecord | undefined;
   /** Forgets a node at once (operator action). Returns what was forgotten. */
   forget(id: string): NodeRecord | undefined;
   get(id: string): NodeRecord | undefined;

@@ -10,7 +10,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { dkvToHeartbeat } from '../sources/dkv/to-heartbeat.js';
 import { checkHeartbeatBody, nodeIdProblem } from '../sources/http/heartbeat-check.js';
-import { DKV_REGION_STATUSES, sameRouting, type DkvRegionStatus, type Heartbeat } from './node.js';
+import { DKV_REGION_STATUSES, sameRouting, type DkvRegionStatus, type Heartbeat, type Maintenance } from './node.js';
 import type { PortAssignment } from './ports.js';
 
 /** An entry left out of the load, and why. `entry` names it: `nodes[3] id "dkv-a1"`. */
@@ -19,7 +19,10 @@ export interface DroppedEntry {
   readonly reason: string;
 }
 
-export type LoadedNode = Heartbeat & { readonly firstSeenMs: number };
+export type LoadedNode = Heartbeat & { readonly firstSeenMs: number; readonly maintenance?: Maintenance | undefined };
+
+/** The longest maintenance reason kept (the HTTP API refuses longer ones). */
+export const MAX_MAINTENANCE_REASON = 1024;
 
 const Millis = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
@@ -51,6 +54,9 @@ export const StoredNode = Type.Object(
     labels: Type.Record(Type.String(), Type.Unknown()),
     dkv: Type.Optional(StoredDkvDetails),
     firstSeenMs: Millis,
+    maintenance: Type.Optional(
+      Type.Object({ reason: Type.String({ maxLength: MAX_MAINTENANCE_REASON }), sinceMs: Millis }, { additionalProperties: false }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -101,13 +107,14 @@ export function checkPorts(entries: readonly unknown[]): { ports: PortAssignment
 /** The node, or the reason it cannot be loaded. */
 function checkNode(entry: unknown, where: string): LoadedNode | string {
   if (!storedNode(entry)) return shapeProblem(where, storedNode.errors);
-  const { host, port, dkv, firstSeenMs, ...body } = entry;
+  const { host, port, dkv, firstSeenMs, maintenance, ...body } = entry;
   const checked = checkHeartbeatBody(body, where);
   if (!checked.ok) return checked.message;
   const heartbeat = checked.heartbeat;
+  const kept = maintenance === undefined ? {} : { maintenance: { reason: maintenance.reason, sinceMs: maintenance.sinceMs } };
   // Envoy is sent host and port, /clusters shows the address: they must be one and the same.
   if (host !== heartbeat.host || port !== heartbeat.port) return `${where}.host, ${where}.port: disagree with ${where}.address`;
-  if (!dkv) return { ...heartbeat, firstSeenMs };
+  if (!dkv) return { ...heartbeat, firstSeenMs, ...kept };
   // DKV details come from UpdateStatus: they must pass its rules and give this very node.
   const request = {
     regionInfo: {
@@ -125,7 +132,7 @@ function checkNode(entry: unknown, where: string): LoadedNode | string {
   const fromDkv = dkvToHeartbeat(request, { role: heartbeat.role });
   if (!fromDkv.ok) return `${where}.dkv: ${fromDkv.message}`;
   if (fromDkv.heartbeat.id !== heartbeat.id || !sameRouting(fromDkv.heartbeat, heartbeat)) return `${where}.dkv: disagrees with the node's fields`;
-  return { ...heartbeat, dkv: fromDkv.heartbeat.dkv, firstSeenMs };
+  return { ...heartbeat, dkv: fromDkv.heartbeat.dkv, firstSeenMs, ...kept };
 }
 
 function shapeProblem(where: string, errors: typeof storedNode.errors): string {

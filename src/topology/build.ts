@@ -144,7 +144,8 @@ export function endpointOf(group: GroupConfig, node: NodeRecord): EndpointIR {
     port: node.port,
     zone: node.dc,
     priority: group.dc === undefined || node.dc === group.dc ? 0 : 1,
-    draining: node.status === 'draining',
+    // An operator's maintenance drains the node whatever its heartbeats say.
+    draining: node.status === 'draining' || node.maintenance !== undefined,
   };
 }
 

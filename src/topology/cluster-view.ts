@@ -24,6 +24,8 @@ export interface EndpointView {
   /** Per group with node listeners: where other networks reach this node (null: no free port). */
   readonly advertised: Readonly<Record<string, string | null>>;
   readonly lastHeartbeatAgeMs: number;
+  /** An operator's maintenance: sent to Envoy as DRAINING until lifted. */
+  readonly maintenance: { readonly reason: string; readonly since: string } | null;
 }
 
 export interface ClusterView {
@@ -102,6 +104,7 @@ export function clusterViews(
         preserved: preserved.has(node.id),
         advertised: advertisedAddresses(config, ports, node.id, node.database),
         lastHeartbeatAgeMs: Math.max(0, nowMs - lastHeartbeatMs(node)),
+        maintenance: node.maintenance ? { reason: node.maintenance.reason, since: new Date(node.maintenance.sinceMs).toISOString() } : null,
       })),
     }));
 }

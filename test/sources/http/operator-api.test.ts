@@ -28,8 +28,8 @@ describe('operator API', () => {
     const [masters, replicas] = body.clusters;
     expect(masters).toMatchObject({ database: 'default', shard: 'shard0', role: 'master' });
     expect(masters.endpoints).toEqual([
-      { id: 'm', address: '10.0.0.1:9000', dc: 'dc1', status: 'active', epoch: 2, health: 'healthy', routed: true, preserved: false, advertised: {}, lastHeartbeatAgeMs: 1_500 },
-      { id: 'old', address: '10.0.0.9:9000', dc: 'dc1', status: 'active', epoch: 1, health: 'fenced', routed: false, preserved: false, advertised: {}, lastHeartbeatAgeMs: 1_500 },
+      { id: 'm', address: '10.0.0.1:9000', dc: 'dc1', status: 'active', epoch: 2, health: 'healthy', routed: true, preserved: false, advertised: {}, lastHeartbeatAgeMs: 1_500, maintenance: null },
+      { id: 'old', address: '10.0.0.9:9000', dc: 'dc1', status: 'active', epoch: 1, health: 'fenced', routed: false, preserved: false, advertised: {}, lastHeartbeatAgeMs: 1_500, maintenance: null },
     ]);
     expect(replicas.endpoints[0]).toMatchObject({ id: 'r', dc: null, health: 'draining', routed: true });
   });
