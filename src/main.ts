@@ -20,6 +20,7 @@ import { metadataTokenCheck } from './auth/tokens.js';
 import { dkvDiscoveryService } from './sources/dkv/discovery-service.js';
 import { formatHostPort } from './util/host-port.js';
 import { VERSION } from './version.js';
+import { startObservers, type Observers } from './observers/observers.js';
 import { Watcher } from './watcher/watcher.js';
 import { XdsServer } from './xds/server.js';
 
@@ -34,6 +35,8 @@ export interface Shardvoy {
   readonly watcher: Watcher;
   readonly xds: XdsServer;
   readonly app: App;
+  /** Metrics and events (contract 15). */
+  readonly observers: Observers;
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,13 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     },
     tls: config.grpc.tls,
   });
+  const observers = startObservers({
+    config: () => current,
+    registry,
+    watcher,
+    clock,
+    xdsClients: () => xds.clients(),
+  });
   const dkv = dkvDiscoveryService({
     registry,
     clock,
@@ -99,6 +109,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     authorize: metadataTokenCheck(() => current.auth, 'heartbeat'),
     authorizeRead: metadataTokenCheck(() => current.auth, 'read'),
     preserved: () => watcher.routingView().preserved,
+    onHeartbeat: (outcome) => observers.metrics.heartbeat('dkv', outcome),
   });
   xds.addService(dkv.definition, dkv.implementation);
   const app = await buildApp({
@@ -114,6 +125,9 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       return { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs).toISOString()} (registry.warmupSeconds)` };
     },
     resumeExpiry: () => watcher.resumeExpiry(),
+    metrics: observers.metrics,
+    events: observers.events,
+    onHeartbeat: observers.metrics.heartbeat,
     clock,
     logger: logger.child({ component: 'http' }),
   });
@@ -161,6 +175,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     watcher,
     xds,
     app,
+    observers,
     reload: (next) => {
       const reconciled = reconcile(current, next);
       const removed = current.groups.map((g) => g.name).filter((name) => !reconciled.config.groups.some((g) => g.name === name));
@@ -184,6 +199,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
         poller?.stop();
         if (warmupTimer) clearTimeout(warmupTimer);
         watcher.stop();
+        observers.stop();
         saver?.stop();
         logger.info('stopped');
       })()),

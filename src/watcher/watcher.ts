@@ -3,6 +3,7 @@
  * of routing changes (debounced) and whenever time alone changes a verdict (a lease runs out),
  * and publishes only the groups whose content actually changed.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Clock } from '../registry/clock.js';
@@ -10,6 +11,7 @@ import { assessHealth, shardKey, splitShardKey } from '../registry/health.js';
 import type { Health, NodeRecord } from '../registry/node.js';
 import type { NodeRegistry } from '../registry/registry.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ExpiryGuard } from '../registry/self-preservation.js';
 import { ResourceEncoder, type ResourceCheck } from '../snapshot/encoder.js';
 import { contentHash } from '../snapshot/hash.js';
@@ -27,6 +29,28 @@ export interface RoutingView {
   /** Nodes whose lease ran out but which self-preservation keeps routable. */
   readonly preserved: ReadonlySet<string>;
 }
+
+/**
+ * What one rebuild announces to observers (metrics, events): they read it and must not throw or
+ * call back into the watcher.
+ */
+export interface RebuildEvent {
+  readonly view: RoutingView;
+  /** Shards (`database/shard`) whose verdicts were judged again: nodes outside them did not change. */
+  readonly shards: ReadonlySet<string>;
+  /** A full build (the first, or after a reload): every shard was judged. */
+  readonly full: boolean;
+  /** Snapshots that reached the cache in this rebuild. */
+  readonly published: readonly Snapshot[];
+  /** When the first registry change this rebuild carries was announced (the rebuild time if time alone changed something). */
+  readonly changedAtMs: number;
+  /** How long building and publishing the snapshots took, in seconds. */
+  readonly buildSeconds: number;
+  /** Self-preservation is holding expiry. */
+  readonly preserving: boolean;
+}
+
+export type RebuildListener = (event: RebuildEvent) => void;
 
 export interface WatcherDeps {
   readonly config: Config;
@@ -61,6 +85,9 @@ export class Watcher {
   private placement = new Map<string, string>();
   /** Snapshots were built but not published (warm-up): publish them all once warm. */
   private heldBack = false;
+  private readonly listeners = new Set<RebuildListener>();
+  /** When the registry first announced a change not yet rebuilt. */
+  private changedSinceMs: number | undefined;
 
   constructor(private readonly deps: WatcherDeps) {
     this.config = deps.config;
@@ -80,8 +107,17 @@ export class Watcher {
   }
 
   start(): void {
-    this.unsubscribe = this.deps.registry.onChange(() => this.debouncer.trigger());
+    this.unsubscribe = this.deps.registry.onChange(() => {
+      this.changedSinceMs ??= this.deps.clock.now();
+      this.debouncer.trigger();
+    });
     this.rebuild();
+  }
+
+  /** Tells `listener` of every rebuild from now on. Returns an unsubscribe function. */
+  observe(listener: RebuildListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   stop(): void {
@@ -104,7 +140,11 @@ export class Watcher {
     const { registry, cache, clock, logger } = this.deps;
     const config = this.config;
     const now = clock.now();
-    const dirty = this.builder.needsFull ? this.judgeAll(now) : this.judgeChanges(now);
+    const changedAtMs = this.changedSinceMs ?? now;
+    this.changedSinceMs = undefined;
+    const startedAt = performance.now();
+    const full = this.builder.needsFull;
+    const dirty = full ? this.judgeAll(now) : this.judgeChanges(now);
     const { changed, refused } = this.builder.build(
       { config, nodes: () => registry.list(), shardMembers: (d, s) => registry.shardMembers(d, s), health: this.health, ports: registry.ports },
       dirty,
@@ -113,12 +153,16 @@ export class Watcher {
       // Keep serving the last good snapshot: a bad one must never reach Envoy.
       logger.error({ group, problems }, 'snapshot rejected; keeping the last good one');
     }
+    const published: Snapshot[] = [];
     if (this.isWarm()) {
       // Everything built so far, the groups held back during the warm-up included.
       const pending = this.heldBack ? config.groups.map((g) => this.builder.snapshot(g.name)) : changed;
       this.heldBack = false;
       for (const snapshot of pending) {
-        if (snapshot && cache.publish(snapshot)) logger.info({ group: snapshot.group, version: snapshot.version }, 'snapshot published');
+        if (snapshot && cache.publish(snapshot)) {
+          published.push(snapshot);
+          logger.info({ group: snapshot.group, version: snapshot.version }, 'snapshot published');
+        }
       }
     } else {
       this.heldBack = true;
@@ -135,6 +179,18 @@ export class Watcher {
     };
     this.view = Object.freeze(view);
     this.scheduleDeadline();
+    if (this.listeners.size > 0) {
+      const event: RebuildEvent = {
+        view: this.view,
+        shards: dirty.shards,
+        full,
+        published,
+        changedAtMs,
+        buildSeconds: (performance.now() - startedAt) / 1000,
+        preserving: this.deps.expiryGuard?.isActive ?? false,
+      };
+      for (const listener of this.listeners) listener(event);
+    }
     return this.view;
   }
 

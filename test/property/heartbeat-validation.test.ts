@@ -514,6 +514,8 @@ describe('POST /v1/heartbeat against the contract (property)', () => {
               labels: want.labels,
               firstSeen: new Date(first).toISOString(),
               lastHeartbeat: new Date(now).toISOString(),
+              // A heartbeat never puts a node in maintenance: only an operator does.
+              maintenance: null,
             });
           }
           // In the registry: the same, and the node's host and port are those of its address.

@@ -6,6 +6,7 @@ import { MemoryRegistry } from '../../src/registry/memory-registry.js';
 import { portPools } from '../../src/registry/ports.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { buildApp, type App } from '../../src/sources/http/app.js';
+import { startObservers, type Observers } from '../../src/observers/observers.js';
 import { Watcher } from '../../src/watcher/watcher.js';
 import { FakeClock } from './fake-clock.js';
 
@@ -15,6 +16,7 @@ export interface TestApp {
   readonly registry: MemoryRegistry;
   readonly watcher: Watcher;
   readonly clock: FakeClock;
+  readonly observers: Observers;
 }
 
 export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise<TestApp> {
@@ -28,6 +30,7 @@ export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise
   const logger = pino({ level: 'silent' });
   const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
   const watcher = new Watcher({ config, registry, cache: new SnapshotCache(), clock, logger });
+  const observers = startObservers({ config: () => config, registry, watcher, clock, xdsClients: () => [], defaultMetrics: false });
   const app = await buildApp({
     config,
     registry,
@@ -35,8 +38,11 @@ export async function buildTestApp(rawConfig?: Record<string, unknown>): Promise
     xdsClients: () => [],
     readiness: () => ({ ready: true }),
     resumeExpiry: () => false,
+    metrics: observers.metrics,
+    events: observers.events,
+    onHeartbeat: observers.metrics.heartbeat,
     clock,
     logger,
   });
-  return { app, config, registry, watcher, clock };
+  return { app, config, registry, watcher, clock, observers };
 }

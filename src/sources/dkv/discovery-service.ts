@@ -18,6 +18,7 @@ import {
   type StatusMessage,
   type UpdateStatusRequestMessage,
 } from './protos.js';
+import type { HeartbeatOutcome } from '../heartbeat-outcome.js';
 import { dkvToHeartbeat, nodeIdOf, regionStatusOf } from './to-heartbeat.js';
 
 /** Returns why the call is refused (answered UNAUTHENTICATED with this message), or undefined to let it through. */
@@ -35,6 +36,8 @@ export interface DkvDiscoveryDeps {
   readonly authorizeRead?: DkvAuthorizer;
   /** Nodes self-preservation keeps routable: live for GetClusterInfo too, so followers keep them. */
   readonly preserved?: () => ReadonlySet<string>;
+  /** Told of each UpdateStatus and what became of it (observers: metrics). */
+  readonly onHeartbeat?: (outcome: HeartbeatOutcome) => void;
 }
 
 export interface DkvDiscoveryService {
@@ -102,6 +105,7 @@ function toRegionInfo(node: NodeRecord): RegionInfoMessage {
 export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService {
   const { registry, clock } = deps;
   const logger = deps.logger;
+  const announce = (outcome: HeartbeatOutcome) => deps.onHeartbeat?.(outcome);
 
   const updateStatus = (
     call: grpc.ServerUnaryCall<UpdateStatusRequestMessage, StatusMessage>,
@@ -110,6 +114,7 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
     const refused = refuse(deps.authorize, call.metadata);
     if (refused) {
       logger.warn({ peer: call.getPeer(), reason: refused.details }, 'DKV UpdateStatus refused: not authenticated');
+      announce('unauthorized');
       callback(refused);
       return;
     }
@@ -117,6 +122,7 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
     const result = dkvToHeartbeat(call.request, id === undefined ? undefined : registry.get(id));
     if (!result.ok) {
       logger.warn({ peer: call.getPeer(), reason: result.message }, 'DKV UpdateStatus rejected');
+      announce('invalid');
       callback(null, { code: -1, message: result.message });
       return;
     }
@@ -125,6 +131,7 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
       outcome = registry.record(result.heartbeat);
     } catch (error) {
       logger.error({ err: error, node: result.heartbeat.id }, 'DKV UpdateStatus not recorded');
+      announce('refused');
       callback(null, { code: -1, message: `not recorded: ${(error as Error).message}` });
       return;
     }
@@ -138,6 +145,7 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
         'node routing changed',
       );
     }
+    announce('accepted');
     callback(null, OK);
   };
 

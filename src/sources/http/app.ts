@@ -5,17 +5,17 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/types.js';
-import type { Clock } from '../../registry/clock.js';
-import type { NodeRegistry } from '../../registry/registry.js';
-import type { RoutingView } from '../../watcher/watcher.js';
-import type { StreamStatus } from '../../xds/stream-base.js';
+import { outcomeOfStatus, sourceOfUserAgent } from '../heartbeat-outcome.js';
 import { decodeBody } from './body-decoding.js';
+import type { HttpDeps } from './deps.js';
 import { advertisedRoutes } from './routes/advertised.js';
 import { clustersRoutes } from './routes/clusters.js';
+import { eventsRoutes } from './routes/events.js';
 import { groupConfigRoutes } from './routes/group-config.js';
 import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';
+import { maintenanceRoutes } from './routes/maintenance.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { nodesRoutes } from './routes/nodes.js';
 import { registryAdminRoutes } from './routes/registry-admin.js';
 import { xdsClientsRoutes } from './routes/xds-clients.js';
@@ -23,17 +23,7 @@ import { describeErrors } from './validation-errors.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export interface HttpDeps {
-  readonly config: Config;
-  readonly registry: NodeRegistry;
-  readonly routingView: () => RoutingView;
-  readonly xdsClients: () => StreamStatus[];
-  readonly readiness: () => { ready: true } | { ready: false; reason: string };
-  /** Ends self-preservation now; true if it was on. */
-  readonly resumeExpiry: () => boolean;
-  readonly clock: Clock;
-  readonly logger: Logger;
-}
+export type { HttpDeps } from './deps.js';
 
 export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
 
@@ -83,15 +73,28 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   });
   // Before the routes, so every body is decoded (and limited) before anything reads it.
   app.addHook('preParsing', decodeBody(MAX_BODY_BYTES));
+  const onHeartbeat = deps.onHeartbeat;
+  if (onHeartbeat) {
+    // Every heartbeat's outcome, refusals by auth, limits and validation included, as the client saw it.
+    app.addHook('onResponse', (request, reply, done) => {
+      if (request.method === 'POST' && request.routeOptions.url === '/v1/heartbeat') {
+        onHeartbeat(sourceOfUserAgent(request.headers['user-agent']), outcomeOfStatus(reply.statusCode));
+      }
+      done();
+    });
+  }
 
   await app.register(heartbeatRoutes, deps);
   await app.register(clustersRoutes, deps);
   await app.register(nodesRoutes, deps);
+  await app.register(maintenanceRoutes, deps);
   await app.register(advertisedRoutes, deps);
   await app.register(groupConfigRoutes, deps);
   await app.register(registryAdminRoutes, deps);
   await app.register(xdsClientsRoutes, deps);
   await app.register(healthRoutes, deps);
+  await app.register(metricsRoutes, deps);
+  await app.register(eventsRoutes, deps);
   return app;
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { clusterTable, clusterViews } from '../../../topology/cluster-view.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 import { ClustersQuery } from '../schemas.js';
 

@@ -9,7 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { GroupConfig, HostPort } from '../../../config/types.js';
 import { isDnsName, parseHostPort } from '../../../util/host-port.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 import { dkvClientConfig } from '../client-config.js';
 import { envoyBootstrapYaml } from '../envoy-bootstrap.js';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 
 export const healthRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { FollowingError } from '../../../registry/mirror-registry.js';
 import { RegistryFullError } from '../../../registry/registry.js';
 import { advertisedAddresses } from '../../../topology/advertised.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 import { toHeartbeat } from '../heartbeat-body.js';
 import { topLevelValueText } from '../json-literal.js';

@@ -2,14 +2,21 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { FollowingError } from '../../../registry/mirror-registry.js';
 import type { NodeRecord } from '../../../registry/node.js';
-import type { HttpDeps } from '../app.js';
 import { requireToken } from '../auth.js';
+import type { HttpDeps } from '../deps.js';
+import { maintenanceJson } from './maintenance.js';
 import { NodeIdParams } from '../schemas.js';
 
 /** The registry as stored, with server-clock times as ISO strings. */
 export function nodeJson(node: NodeRecord) {
-  const { host: _host, port: _port, firstSeenMs, lastHeartbeatMs, dc, ...rest } = node;
-  return { ...rest, dc: dc ?? null, firstSeen: new Date(firstSeenMs).toISOString(), lastHeartbeat: new Date(lastHeartbeatMs).toISOString() };
+  const { host: _host, port: _port, firstSeenMs, lastHeartbeatMs, dc, maintenance: _maintenance, ...rest } = node;
+  return {
+    ...rest,
+    dc: dc ?? null,
+    firstSeen: new Date(firstSeenMs).toISOString(),
+    lastHeartbeat: new Date(lastHeartbeatMs).toISOString(),
+    maintenance: maintenanceJson(node),
+  };
 }
 
 export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 
 /** POST /v1/registry/resume-expiry: the operator ends self-preservation; silent nodes expire now. */

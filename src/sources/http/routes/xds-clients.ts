@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { SHORT_NAMES, isResourceTypeUrl } from '../../../envoy-api/type-urls.js';
-import type { HttpDeps } from '../app.js';
+import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 
 export const xdsClientsRoutes: FastifyPluginAsync<HttpDeps> = async (app, deps) => {

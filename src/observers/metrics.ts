@@ -1,0 +1,203 @@
+/**
+ * GET /metrics (contract 15): Prometheus metrics built from what the stages announce — heartbeats
+ * from the sources, rebuilds from the watcher, replies from the xDS streams — and, at scrape time,
+ * from the routing view and the stream statuses. No label names a node.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config/types.js';
+import { PUSH_ORDER, SHORT_NAMES, type ResourceTypeUrl } from '../envoy-api/type-urls.js';
+import type { Clock } from '../registry/clock.js';
+import { shardKey } from '../registry/health.js';
+import { isRoutable, type Health } from '../registry/node.js';
+import type { HeartbeatOutcome, HeartbeatSource } from '../sources/heartbeat-outcome.js';
+import type { RebuildEvent, RoutingView } from '../watcher/watcher.js';
+import type { StreamReplyEvent, XdsObserver } from '../xds/observer.js';
+import type { StreamStatus } from '../xds/stream-base.js';
+
+/** From a registry change to the Envoy's ACK: 5 ms to 30 s. */
+export const CONVERGENCE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const BUILD_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const HEALTHS: readonly Health[] = ['healthy', 'draining', 'inactive', 'expired', 'fenced'];
+
+export interface MetricsDeps {
+  readonly clock: Clock;
+  readonly config: () => Config;
+  readonly routingView: () => RoutingView;
+  readonly xdsClients: () => readonly StreamStatus[];
+  /** Default process and event-loop metrics (off in tests that build many instances). */
+  readonly defaultMetrics?: boolean;
+}
+
+interface Sent {
+  readonly version: string;
+  readonly changedAtMs: number;
+}
+
+export class Metrics implements XdsObserver {
+  readonly registry = new Registry();
+  private readonly heartbeats: Counter<'source' | 'outcome'>;
+  private readonly responses: Counter<'type'>;
+  private readonly nacks: Counter<'type'>;
+  private readonly convergence: Histogram<'type'>;
+  private readonly buildTime: Histogram;
+  /** group -> type -> the version of the type's set in the latest snapshot and when the change behind it happened. */
+  private readonly changes = new Map<string, Map<ResourceTypeUrl, { version: string; changedAtMs: number }>>();
+  /** `streamId|typeUrl` -> the last response sent, until its ACK or NACK. */
+  private readonly awaiting = new Map<string, Sent>();
+  /** `streamId|typeUrl` -> the change last measured (a resend of the same change is not measured twice). */
+  private readonly measured = new Map<string, number>();
+  /** streamId -> when its first response was sent: changes older than the stream are not its convergence. */
+  private readonly streamSince = new Map<number, number>();
+
+  constructor(private readonly deps: MetricsDeps) {
+    const registers = [this.registry];
+    if (deps.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.heartbeats = new Counter({
+      name: 'shardvoy_heartbeats_received_total',
+      help: 'Heartbeats received, by source (http, dkv, agent) and outcome (accepted, invalid, unauthorized, refused, error).',
+      labelNames: ['source', 'outcome'],
+      registers,
+    });
+    const view = () => deps.routingView();
+    new Gauge({
+      name: 'shardvoy_nodes',
+      help: 'Nodes in the registry, by health as of the last rebuild.',
+      labelNames: ['health'],
+      registers,
+      collect() {
+        const counts = new Map<Health, number>(HEALTHS.map((h) => [h, 0]));
+        for (const verdict of view().health.values()) counts.set(verdict, (counts.get(verdict) ?? 0) + 1);
+        for (const [health, count] of counts) this.set({ health }, count);
+      },
+    });
+    new Gauge({
+      name: 'shardvoy_shards_without_master',
+      help: 'Shards (configured or seen in heartbeats) with no routable master.',
+      registers,
+      collect: () => this.setShardsWithoutMaster(),
+    });
+    new Gauge({
+      name: 'shardvoy_fenced_masters',
+      help: 'Masters fenced by a higher live epoch in their shard.',
+      registers,
+      collect() {
+        let fenced = 0;
+        for (const verdict of view().health.values()) if (verdict === 'fenced') fenced++;
+        this.set(fenced);
+      },
+    });
+    new Gauge({
+      name: 'shardvoy_self_preservation_engaged',
+      help: '1 while self-preservation holds expiry, else 0.',
+      registers,
+      collect() {
+        this.set(view().preserved.size > 0 ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'shardvoy_xds_streams',
+      help: 'Open xDS streams, by protocol (sotw, delta) and group (empty before the first request names one).',
+      labelNames: ['protocol', 'group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const group of deps.config().groups) for (const protocol of ['sotw', 'delta']) this.set({ protocol, group: group.name }, 0);
+        for (const client of deps.xdsClients()) this.inc({ protocol: client.protocol, group: client.group ?? '' });
+      },
+    });
+    this.responses = new Counter({ name: 'shardvoy_xds_responses_sent_total', help: 'xDS responses sent, by type (cds, eds, lds, rds).', labelNames: ['type'], registers });
+    this.nacks = new Counter({ name: 'shardvoy_xds_nacks_received_total', help: 'xDS responses clients rejected (NACK), by type.', labelNames: ['type'], registers });
+    this.convergence = new Histogram({
+      name: 'shardvoy_config_change_to_ack_seconds',
+      help: 'From a registry change to the ACK of the response that carried it, per client and type (clients connected after the change are not counted).',
+      labelNames: ['type'],
+      buckets: CONVERGENCE_BUCKETS,
+      registers,
+    });
+    this.buildTime = new Histogram({
+      name: 'shardvoy_snapshot_build_seconds',
+      help: 'Time to judge the changed shards, build, check and publish the snapshots of one rebuild.',
+      buckets: BUILD_BUCKETS,
+      registers,
+    });
+    for (const typeUrl of PUSH_ORDER) {
+      this.responses.inc({ type: SHORT_NAMES[typeUrl] }, 0);
+      this.nacks.inc({ type: SHORT_NAMES[typeUrl] }, 0);
+    }
+  }
+
+  /** Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  readonly heartbeat = (source: HeartbeatSource, outcome: HeartbeatOutcome): void => {
+    this.heartbeats.inc({ source, outcome });
+  };
+
+  /** Give this to Watcher.observe(). */
+  readonly onRebuild = (event: RebuildEvent): void => {
+    this.buildTime.observe(event.buildSeconds);
+    for (const snapshot of event.published) {
+      let byType = this.changes.get(snapshot.group);
+      if (!byType) this.changes.set(snapshot.group, (byType = new Map()));
+      for (const typeUrl of PUSH_ORDER) {
+        const version = snapshot.sets[typeUrl].version;
+        if (byType.get(typeUrl)?.version !== version) byType.set(typeUrl, { version, changedAtMs: event.changedAtMs });
+      }
+    }
+  };
+
+  responseSent(event: StreamReplyEvent): void {
+    this.responses.inc({ type: SHORT_NAMES[event.typeUrl] });
+    const now = this.deps.clock.now();
+    const since = this.streamSince.get(event.streamId) ?? now;
+    this.streamSince.set(event.streamId, since);
+    const key = `${event.streamId}|${event.typeUrl}`;
+    const change = event.group === undefined ? undefined : this.changes.get(event.group)?.get(event.typeUrl);
+    if (!change || change.changedAtMs < since || this.measured.get(key) === change.changedAtMs) this.awaiting.delete(key);
+    else this.awaiting.set(key, { version: event.version, changedAtMs: change.changedAtMs });
+  }
+
+  acked(event: StreamReplyEvent): void {
+    const key = `${event.streamId}|${event.typeUrl}`;
+    const sent = this.awaiting.get(key);
+    this.awaiting.delete(key);
+    if (!sent || sent.version !== event.version) return;
+    this.measured.set(key, sent.changedAtMs);
+    this.convergence.observe({ type: SHORT_NAMES[event.typeUrl] }, Math.max(0, this.deps.clock.now() - sent.changedAtMs) / 1000);
+  }
+
+  nacked(event: StreamReplyEvent & { readonly message: string }): void {
+    this.nacks.inc({ type: SHORT_NAMES[event.typeUrl] });
+    this.awaiting.delete(`${event.streamId}|${event.typeUrl}`);
+  }
+
+  streamClosed(event: { readonly streamId: number }): void {
+    this.streamSince.delete(event.streamId);
+    for (const map of [this.awaiting, this.measured]) {
+      for (const key of map.keys()) if (key.startsWith(`${event.streamId}|`)) map.delete(key);
+    }
+  }
+
+  private setShardsWithoutMaster(): void {
+    const gauge = this.registry.getSingleMetric('shardvoy_shards_without_master') as Gauge;
+    const view = this.deps.routingView();
+    const shards = new Set<string>();
+    for (const group of this.deps.config().groups) for (const shard of group.shards) shards.add(shardKey(group.database, shard.name));
+    const mastered = new Set<string>();
+    for (const node of view.nodes) {
+      const key = shardKey(node.database, node.shard);
+      shards.add(key);
+      const verdict = view.health.get(node.id);
+      if (node.role === 'master' && verdict !== undefined && isRoutable(verdict)) mastered.add(key);
+    }
+    let without = 0;
+    for (const key of shards) if (!mastered.has(key)) without++;
+    gauge.set(without);
+  }
+}
