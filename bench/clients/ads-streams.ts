@@ -9,7 +9,7 @@
  *             -> {ms, ready, failed, retries}: every stream holds its first response
  *   arm     {} -> {armed}: the next response of each stream will be timed
  *   collect {timeoutMs} -> {arrivals (absolute ms), missing}
- *   storm   {timeoutMs} -> {ms, served, missing, retries}: cancel every stream and connection,
+ *   storm   {timeoutMs} -> {startedAt, ms, served, missing, retries}: cancel every stream and connection,
  *             reopen them all at once, time until every stream holds a first response again
  *   close   {} -> {}
  */
@@ -264,7 +264,7 @@ async function collect(request: { timeoutMs: number }): Promise<{ arrivals: numb
   return { arrivals, missing: armedCount - arrivals.length };
 }
 
-async function storm(request: { timeoutMs: number }): Promise<{ ms: number; served: number; missing: number; retries: number; errors: string[] }> {
+async function storm(request: { timeoutMs: number }): Promise<{ startedAt: number; ms: number; served: number; missing: number; retries: number; errors: string[] }> {
   if (!lastOpen) throw new Error('storm before open');
   const spec = lastOpen;
   closeAll();
@@ -286,6 +286,7 @@ async function storm(request: { timeoutMs: number }): Promise<{ ms: number; serv
   onFirst = () => undefined;
   const firsts = streams.map((s) => s.firstAt).filter((t): t is number => t !== undefined);
   return {
+    startedAt: started,
     ms: (firsts.length === streams.length ? Math.max(...firsts) : nowAbs()) - started,
     served: firsts.length,
     missing: streams.length - firsts.length,

@@ -56,6 +56,11 @@ export class Spawner {
     return this.start('ads-streams', 'clients/ads-streams.ts', [], []);
   }
 
+  /** `count` ADS client processes, for the streams to be spread over. */
+  adsClientPool(count: number): Promise<Child<{ pid: number }>[]> {
+    return Promise.all(Array.from({ length: Math.max(1, count) }, () => this.adsClients()));
+  }
+
   ingestLoad(): Promise<Child<{ pid: number }>> {
     return this.start('ingest-load', 'clients/ingest-load.ts', [], []);
   }

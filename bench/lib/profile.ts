@@ -19,6 +19,8 @@ export interface Profile {
   readonly envoys: { readonly count: number; readonly changes: number };
   /** Streams opened together before waiting for their first responses (setup, not the storm). */
   readonly waveSize: number;
+  /** Client processes the ADS streams are spread over (fan-out, memory, storm). */
+  readonly clientProcesses: number;
 }
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
@@ -31,6 +33,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     storm: { count: 10_000, repeats: 3 },
     envoys: { count: 20, changes: 5 },
     waveSize: 500,
+    clientProcesses: 2,
   },
   quick: {
     name: 'quick',
@@ -41,6 +44,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     storm: { count: 1_000, repeats: 2 },
     envoys: { count: 5, changes: 3 },
     waveSize: 500,
+    clientProcesses: 2,
   },
   tiny: {
     name: 'tiny',
@@ -51,6 +55,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     storm: { count: 10, repeats: 1 },
     envoys: { count: 2, changes: 1 },
     waveSize: 10,
+    clientProcesses: 1,
   },
 };
 
@@ -58,6 +63,6 @@ export function describeProfile(profile: Profile): string {
   const p = profile;
   return (
     `${p.name} (ingest ${p.ingest.connections} connections × ${p.ingest.durationSec} s × ${p.ingest.passes}; fan-out N = ${p.fanout.counts.join(', ')}; ` +
-    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats}; ${p.envoys.count} Envoys × ${p.envoys.changes} changes)`
+    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats}; ${p.envoys.count} Envoys × ${p.envoys.changes} changes; ADS clients over ${p.clientProcesses} process(es))`
   );
 }

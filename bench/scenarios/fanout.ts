@@ -12,8 +12,9 @@ import { GROUP, NETWORK_CONFIG, masterOf, seedNodes } from '../lib/fixtures.js';
 import type { Profile } from '../lib/profile.js';
 import { atMost, notRun } from '../lib/report.js';
 import { fmt, median, spread, type Spread } from '../lib/stats.js';
-import { AdsClients, CLIENT_BOUND_BUSY, serverStats, sleep, type Protocol, type Requester } from '../lib/streams.js';
+import { AdsClients, CLIENT_BOUND_BUSY, clientCpu, contentionNote, serverStats, sleep, type Protocol, type Requester } from '../lib/streams.js';
 import { nowAbs } from '../lib/process-stats.js';
+import os from 'node:os';
 import type { Scenario } from './scenario.js';
 
 /** What one change did, seen from the clients and from the server. */
@@ -84,15 +85,14 @@ async function measure(
       await sleep(300);
       await clients.arm();
       const before = await serverStats(server);
-      const clientBefore = await clients.stats();
+      const clientBefore = await clients.cpuMs();
       const change = await trigger();
       const got = await clients.collect(30_000 + count * 5);
       // From the change until every stream had its response (a server's IPC before t0 excluded).
       const windowMs = nowAbs() - change.t0;
-      const clientAfter = await clients.stats();
+      const client = clientCpu(clientBefore, await clients.cpuMs(), windowMs);
       const after = await serverStats(server);
       await afterRound?.();
-      const clientCpuMs = clientAfter.cpuMs - clientBefore.cpuMs;
       const latency = spread(got.arrivals.map((at) => at - change.t0));
       const round: Round = {
         latency,
@@ -100,15 +100,15 @@ async function measure(
         writesIssuedMs: change.writesIssuedAt === undefined ? undefined : change.writesIssuedAt - change.t0,
         publishMs: change.publishAt === undefined ? undefined : change.publishAt - change.t0,
         serverCpuMs: after.cpuMs - before.cpuMs,
-        clientCpuMs,
-        clientBusy: windowMs > 0 ? clientCpuMs / windowMs : 0,
+        clientCpuMs: client.totalMs,
+        clientBusy: client.busiest,
       };
       const warm = i < profile.fanout.warmupRounds;
       if (!warm) rounds.push(round);
       log(
         `    ${warm ? 'warm-up' : `round ${rounds.length}`}: p50 ${fmt(latency.p50)} ms, p99 ${fmt(latency.p99)} ms, max ${fmt(latency.max)} ms` +
           `${got.missing > 0 ? `, ${got.missing} never arrived` : ''}${round.publishMs === undefined ? '' : `, published at +${fmt(round.publishMs)} ms`}` +
-          `, server CPU ${fmt(round.serverCpuMs)} ms, client CPU ${fmt(round.clientCpuMs)} ms (${fmt(round.clientBusy * 100)}% of a core)`,
+          `, server CPU ${fmt(round.serverCpuMs)} ms, client CPU ${fmt(round.clientCpuMs)} ms (busiest process ${fmt(round.clientBusy * 100)}% of a core)`,
       );
     }
   } finally {
@@ -152,7 +152,8 @@ export const fanout: Scenario = {
     `N idle ADS streams (N = ${p.fanout.counts.join(', ')}), each on its own HTTP/2 connection (own grpc-js channel, local subchannel ` +
     'pool), node.id = the group, subscribed to the EDS of every load assignment of the group (as its Envoys ask; go-control-plane\'s ADS mode ' +
     'answers only such a request) and ACKing every response; the clients run in their own ' +
-    'process. Three servers, one after the other on the same client process: the floor, shardvoy, then go-control-plane. One change: for ' +
+    `processes (${p.clientProcesses}, each holding an even share of the streams). Three servers, one after the other on the same client processes: ` +
+    'the floor, shardvoy, then go-control-plane. One change: for ' +
     'shardvoy a new master with a higher epoch, recorded straight into the registry (t0 = just before); for go-control-plane (its ' +
     'SotW and delta servers over SnapshotCache with ADS on, serving the resources of shardvoy\'s snapshot of the group) a `change` over ' +
     'stdin carrying the next of shardvoy\'s snapshots of this run (the changed load assignment among them), set for every node (t0 = ' +
@@ -161,11 +162,12 @@ export const fanout: Scenario = {
     `time of each stream's next response minus t0 (both from performance.timeOrigin + performance.now()). ${p.fanout.warmupRounds} ` +
     `warm-up change(s) discarded, then ${p.fanout.rounds} measured; each figure is the median over the measured changes of that ` +
     "change's p50 / p99 / max over the N streams. shardvoy's figure includes its debounce window (xds.debounceMs, default 10 ms). " +
-    `Client CPU = the client process's CPU time from just before the change until every stream had its response, and its share of one core over that time; at ${fmt(CLIENT_BOUND_BUSY * 100)}% or more the figure is marked client-bound.`,
+    `Client CPU = the client processes' CPU time from just before the change until every stream had its response, and the busiest one's share of one core over the time from the change to the last response; at ${fmt(CLIENT_BOUND_BUSY * 100)}% or more the figure is marked client-bound.`,
   timeoutMs: (p) => PEER_BUILD_ALLOWANCE_MS + 120_000 + p.fanout.counts.reduce((sum, n) => sum + n, 0) * 3 * 2 * 8,
   async run({ profile, log, spawn, section }) {
-    const [shardvoy, floor, clientChild] = await Promise.all([spawn.shardvoy(NETWORK_CONFIG), spawn.floor(), spawn.adsClients()]);
-    const clients = new AdsClients(clientChild, log);
+    const loadAtStart = os.loadavg()[0] ?? 0;
+    const [shardvoy, floor, clientChildren] = await Promise.all([spawn.shardvoy(NETWORK_CONFIG), spawn.floor(), spawn.adsClientPool(profile.clientProcesses)]);
+    const clients = new AdsClients(clientChildren, log);
     await shardvoy.request('heartbeat', { bodies: seedNodes(), awaitPublish: { group: GROUP, timeoutMs: 10_000 } }, 15_000);
     const started = await spawn.gcp(shardvoy, GROUP);
     const gcp = started.peer;
@@ -250,7 +252,7 @@ export const fanout: Scenario = {
           'never arrived',
           'server: last write issued',
           'server CPU per change',
-          'client CPU per change (share of a core)',
+          'client CPU per change (busiest process, share of a core)',
           'shardvoy: published at',
           'p99 / go-control-plane',
           'p99 / floor',
@@ -263,14 +265,15 @@ export const fanout: Scenario = {
         `shardvoy's shard0-masters ClusterLoadAssignment alone is ${edsBytes ?? 'n/a'} B before its envelope, and go-control-plane serves the same resource bytes.`,
       '"server: last write issued" is the server\'s own view: the floor\'s write loop, shardvoy\'s cache.publish() returning (when every stream\'s ' +
         'synchronous share of the fan-out is done), or go-control-plane\'s SetSnapshot returning (every watch handed its response; its ' +
-        'goroutines write them after). The latencies also contain the clients\' own work: one client process reads every response ' +
-        'and writes every ACK for all N streams on the same two cores, which puts a floor under every server and narrows the ratios.',
+        'goroutines write them after). The latencies also contain the clients\' own work: the client processes read every response ' +
+        `and write every ACK for all N streams (${fmt(profile.clientProcesses)} process(es)) on the same two cores, which puts a floor under every server and narrows the ratios.`,
       clientBound.length === 0
-        ? `No figure was client-bound (the client process stayed under ${fmt(CLIENT_BOUND_BUSY * 100)}% of a core during every change).`
-        : `Client-bound (the client process busy ${fmt(CLIENT_BOUND_BUSY * 100)}% of a core or more during the change, so the clients, not the server, set the pace): ${clientBound.join(', ')}.`,
+        ? `No figure was client-bound (every client process stayed under ${fmt(CLIENT_BOUND_BUSY * 100)}% of a core during every change).`
+        : `Client-bound (a client process busy ${fmt(CLIENT_BOUND_BUSY * 100)}% of a core or more during the change, so the clients, not the server, set the pace): ${clientBound.join(', ')}.`,
       gcp
         ? `go-control-plane peer: ${gcp.info.library}, built with ${gcp.info.go}, GOMAXPROCS ${gcp.info.gomaxprocs}; its clock and the bench's differed by ${fmt(median(clockSkews))} ms (median; corrected).`
         : `go-control-plane: not run (${started.notRun}).`,
+      ...[contentionNote(loadAtStart)].filter((n): n is string => n !== undefined),
       fallbacks.length === 0
         ? 'Every stream had its own HTTP/2 connection.'
         : `One connection per stream failed for ${fallbacks.join(', ')}: those ran 10 streams per connection.`,

@@ -44,15 +44,15 @@ export const memory: Scenario = {
   id: 'memory',
   title: '3. Memory',
   method: (p: Profile) =>
-    `${fmt(p.memory.count)} idle SotW streams (one connection each, same client process as the fan-out, subscribed to the EDS of the ` +
+    `${fmt(p.memory.count)} idle SotW streams (one connection each, spread over ${p.clientProcesses} client process(es) as in the fan-out, subscribed to the EDS of the ` +
     'group\'s load assignments) held by a fresh server process, in turn: the floor, shardvoy, go-control-plane; RSS ' +
     '(process.memoryUsage().rss; for the Go peer /proc/self/statm) read after a full GC (Go: runtime.GC and debug.FreeOSMemory) ' +
     `before the streams open and again after ${fmt(p.memory.idleMs / 1000)} s of idling ` +
     'with all of them open; per stream = the difference / N. Heap used (Go: HeapAlloc) is shown beside it.',
   timeoutMs: (p) => PEER_BUILD_ALLOWANCE_MS + 120_000 + p.memory.count * 3 * 10,
   async run({ profile, log, spawn, section }) {
-    const [shardvoy, floor, clientChild] = await Promise.all([spawn.shardvoy(NETWORK_CONFIG), spawn.floor(), spawn.adsClients()]);
-    const clients = new AdsClients(clientChild, log);
+    const [shardvoy, floor, clientChildren] = await Promise.all([spawn.shardvoy(NETWORK_CONFIG), spawn.floor(), spawn.adsClientPool(profile.clientProcesses)]);
+    const clients = new AdsClients(clientChildren, log);
     await shardvoy.request('heartbeat', { bodies: seedNodes(), awaitPublish: { group: GROUP, timeoutMs: 10_000 } }, 15_000);
     const started = await spawn.gcp(shardvoy, GROUP);
     clients.names = started.edsNames;

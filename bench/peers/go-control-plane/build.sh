@@ -5,12 +5,15 @@
 #
 #   bench/peers/go-control-plane/build.sh
 #
-# Exit code 3 (and "no Go toolchain" on stderr) when there is no `go`: the bench then reports the
-# peer as not run.
+# Exit code 3 (and "no Go toolchain" on stderr) when there is no `go` (GO=path picks one): the bench
+# then reports the peer as not run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 go=${GO:-}
+if [ -n "$go" ] && ! command -v "$go" >/dev/null 2>&1; then
+  echo "no Go toolchain (GO=$go is not a command)" >&2; exit 3
+fi
 if [ -z "$go" ]; then
   if command -v go >/dev/null 2>&1; then go=$(command -v go)
   elif [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go
