@@ -36,6 +36,8 @@ interface Production {
   readonly errors: string[];
   /** Sent in a send() that resolved without an acknowledgement for their partition. */
   readonly unconfirmed: number[];
+  /** How often a new producer took over. */
+  renewed: number;
   stop: boolean;
   done: Promise<void>;
   producer: Producer;
@@ -47,23 +49,38 @@ const productions = new Map<string, Production>();
  * key "key-<n % 100>" and goes to partition (n % 100) % partitions, so that its partition is
  * known: it counts as acknowledged only when the answer acknowledges that partition. (kafkajs's
  * send() can resolve without the partitions of a broker whose connection died while the request
- * was in flight; those messages were not acknowledged by Kafka and are counted as unconfirmed.)
+ * was in flight; those messages were not acknowledged by Kafka and are counted as unconfirmed.
+ * After that, or a send that failed, a new producer goes on.)
  */
 async function startProducing(args: { name: string; topic: string; partitions: number; from: number; count: number; batch: number; pauseMs?: number }): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
-  const production: Production = { acked: [], failed: [], unconfirmed: [], errors: [], stop: false, done: Promise.resolve(), producer };
+  const connect = async () => {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    return producer;
+  };
+  const production: Production = { acked: [], failed: [], unconfirmed: [], errors: [], renewed: 0, stop: false, done: Promise.resolve(), producer: await connect() };
   const partitionOf = (n: number) => (n % 100) % args.partitions;
   production.done = (async () => {
     for (let at = args.from; at < args.from + args.count && !production.stop; at += args.batch) {
       const seqs = Array.from({ length: Math.min(args.batch, args.from + args.count - at) }, (_, i) => at + i);
+      let renew = false;
       try {
-        const answer = await producer.send({ topic: args.topic, acks: -1, timeout: 10_000, messages: seqs.map((n) => ({ key: `key-${n % 100}`, value: String(n), partition: partitionOf(n) })) });
+        const answer = await production.producer.send({ topic: args.topic, acks: -1, timeout: 10_000, messages: seqs.map((n) => ({ key: `key-${n % 100}`, value: String(n), partition: partitionOf(n) })) });
         const acknowledged = new Set(answer.filter((r) => r.errorCode === 0 && r.topicName === args.topic).map((r) => r.partition));
         for (const n of seqs) (acknowledged.has(partitionOf(n)) ? production.acked : production.unconfirmed).push(n);
+        renew = seqs.some((n) => !acknowledged.has(partitionOf(n)));
       } catch (error) {
         production.failed.push(...seqs);
-        production.errors.push((error as Error).message);
+        if (production.errors.length < 20) production.errors.push((error as Error).message);
+        renew = true;
+      }
+      // What kafkajs's idempotent producer got wrong it does not recover from (its sequence numbers
+      // ran ahead of the broker's): go on with a new producer (a new producer id), as an
+      // application would.
+      if (renew) {
+        await production.producer.disconnect().catch(() => undefined);
+        production.producer = await connect();
+        production.renewed += 1;
       }
       if (args.pauseMs) await new Promise((resolve) => setTimeout(resolve, args.pauseMs));
     }
@@ -77,7 +94,7 @@ async function producing(args: { name: string; stop?: boolean }) {
     production.stop = true;
     await production.done;
   }
-  return { acked: production.acked.length, failed: production.failed.length, unconfirmed: production.unconfirmed.length, errors: production.errors.slice(0, 5) };
+  return { acked: production.acked.length, failed: production.failed.length, unconfirmed: production.unconfirmed.length, renewed: production.renewed, errors: production.errors.slice(0, 5) };
 }
 
 async function finishProducing(args: { name: string }) {
@@ -85,7 +102,7 @@ async function finishProducing(args: { name: string }) {
   await production.done;
   await production.producer.disconnect();
   productions.delete(args.name);
-  return { acked: production.acked, failed: production.failed, unconfirmed: production.unconfirmed, errors: production.errors.slice(0, 5) };
+  return { acked: production.acked, failed: production.failed, unconfirmed: production.unconfirmed, renewed: production.renewed, errors: production.errors.slice(0, 5) };
 }
 
 /**
