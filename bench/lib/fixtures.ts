@@ -7,6 +7,10 @@ export const GROUP = 'bench';
 export const NETWORK_CONFIG = {
   // Leases far longer than any scenario: no node expires (and no unplanned push happens) mid-measurement.
   registry: { leaseSeconds: 3_600 },
+  // Every bench stream comes from 127.0.0.1, and a storm opens the new streams while the old ones
+  // close: the per-peer and total stream limits (100 and 10,000 by default) are lifted far above
+  // any scenario, as the floor and go-control-plane have none.
+  xds: { maxStreamsPerPeer: 1_000_000, maxStreams: 1_000_000 },
   groups: [
     {
       name: GROUP,
