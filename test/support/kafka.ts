@@ -231,6 +231,10 @@ export class NamespaceKafkaClient {
         clearTimeout(timer);
         resolve();
       });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the namespace's Kafka client exited (${code ?? signal}): ${client.stderr}`));
+      });
     });
     return client;
   }
