@@ -58,8 +58,24 @@ export class KafkaCluster {
   readonly clusterId = randomUUID().replace(/-/g, '').slice(0, 22);
   readonly dir = mkdtempSync(path.join(tmpdir(), 'shardvoy-kafka-'));
   readonly brokers = new Map<number, Broker>();
+  /** Logging to stdout, which start() reads for readiness (KAFKA_HOME's own config may log to files). */
+  readonly log4j = path.join(this.dir, 'log4j2.properties');
 
-  constructor(readonly options: KafkaClusterOptions) {}
+  constructor(readonly options: KafkaClusterOptions) {
+    writeFileSync(
+      this.log4j,
+      [
+        'status = warn',
+        'appender.out.type = Console',
+        'appender.out.name = STDOUT',
+        'appender.out.layout.type = PatternLayout',
+        'appender.out.layout.pattern = [%d] %p %m (%c)%n',
+        'rootLogger.level = ${sys:kafka.log.level:-INFO}',
+        'rootLogger.appenderRef.out.ref = STDOUT',
+        '',
+      ].join('\n'),
+    );
+  }
 
   private ports(nodeId: number) {
     if (nodeId < 1 || nodeId > this.options.maxBrokers) throw new Error(`broker ${nodeId}: only ${this.options.maxBrokers} reserved`);
@@ -127,7 +143,7 @@ export class KafkaCluster {
     await Promise.all(
       nodeIds.map(async (nodeId) => {
         const broker = this.brokers.get(nodeId)!;
-        await run('java', [...JVM, `-Dlog4j2.configurationFile=${path.join(this.home, 'log4j2.properties')}`, '-Dkafka.log.level=WARN', '-cp', `${this.home}/libs/*`, 'kafka.tools.StorageTool', 'format', '-t', this.clusterId, '-c', broker.propertiesFile, '--ignore-formatted'], { timeout: 60_000 });
+        await run('java', [...JVM, `-Dlog4j2.configurationFile=${this.log4j}`, '-Dkafka.log.level=WARN', '-cp', `${this.home}/libs/*`, 'kafka.tools.StorageTool', 'format', '-t', this.clusterId, '-c', broker.propertiesFile, '--ignore-formatted'], { timeout: 60_000 });
       }),
     );
   }
@@ -136,7 +152,7 @@ export class KafkaCluster {
   async start(nodeId: number): Promise<void> {
     const broker = this.brokers.get(nodeId)!;
     broker.log = '';
-    const child = spawn('java', [...JVM, `-Dlog4j2.configurationFile=${path.join(this.home, 'log4j2.properties')}`, '-cp', `${this.home}/libs/*`, 'kafka.Kafka', broker.propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('java', [...JVM, `-Dlog4j2.configurationFile=${this.log4j}`, '-cp', `${this.home}/libs/*`, 'kafka.Kafka', broker.propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     broker.process = child;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`broker ${nodeId} did not start in 60 s:\n${broker.log.slice(-4000)}`)), 60_000);
