@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { reconcile, type Reconciled } from './config/reload.js';
+import { DEFAULT_EVENTS_RETAIN } from './config/schema.js';
 import type { Config, HostPort } from './config/types.js';
 import { messageNameOf } from './envoy-api/type-urls.js';
 import { validateEncoded } from './envoy-api/pgv.js';
@@ -94,6 +95,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       return current.xds;
     },
     tls: config.grpc.tls,
+    controlPlaneId: config.xds.controlPlaneId,
   });
   const observers = startObservers({
     config: () => current,
@@ -102,6 +104,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     clock,
     xdsClients: () => xds.clients(),
   });
+  for (const observer of observers.xds) xds.observe(observer);
   const dkv = dkvDiscoveryService({
     registry,
     clock,
@@ -186,6 +189,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       else registry.reconfigure({ ...current.registry, portPools: portPools(current) });
       expiryGuard.reconfigure(current.registry.selfPreservation, current.registry.leaseSeconds * 1000);
       watcher.reconfigure(current);
+      observers.events.reconfigure(current.events?.retain ?? DEFAULT_EVENTS_RETAIN);
       logger.info({ groups: current.groups.map((g) => g.name), needsRestart: reconciled.needsRestart }, 'configuration reloaded');
       if (reconciled.needsRestart.length > 0) {
         logger.warn({ keys: reconciled.needsRestart }, `these keys changed but apply only after a restart: ${reconciled.needsRestart.join(', ')}`);

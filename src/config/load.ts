@@ -28,6 +28,7 @@ import {
   DEFAULT_MAX_EXPIRED_FRACTION,
   DEFAULT_MAX_NODES,
   DEFAULT_NACK_RETRY_MAX_SECONDS,
+  DEFAULT_EVENTS_RETAIN,
   DEFAULT_XDS_MAX_NODE_BYTES,
   DEFAULT_XDS_MAX_NODE_STRING_LENGTH,
   DEFAULT_XDS_MAX_REQUEST_BYTES,
@@ -198,7 +199,9 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     maxStreamsPerPeer: file.xds?.maxStreamsPerPeer ?? DEFAULT_XDS_MAX_STREAMS_PER_PEER,
     maxStreams: file.xds?.maxStreams ?? DEFAULT_XDS_MAX_STREAMS,
     writeTimeoutSeconds: file.xds?.writeTimeoutSeconds ?? DEFAULT_XDS_WRITE_TIMEOUT_SECONDS,
+    ...(file.xds?.controlPlaneId === undefined ? {} : { controlPlaneId: file.xds.controlPlaneId }),
   };
+  const events = file.events === undefined ? {} : { events: { retain: file.events.retain ?? DEFAULT_EVENTS_RETAIN } };
   if (xds.maxDelayMs < xds.debounceMs) {
     // The cap on waiting cannot be shorter than the window that batches changes.
     fail(['xds', 'maxDelayMs'], `must be at least xds.debounceMs (${xds.debounceMs}), got ${xds.maxDelayMs}`);
@@ -300,7 +303,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     }
   }
 
-  return deepFreeze({ http, grpc, auth, registry, xds, groups, clusters });
+  return deepFreeze({ http, grpc, auth, registry, xds, ...events, groups, clusters });
 }
 
 /** registry.remote: discovery servers to follow (contract 7.2); empty or `local` means the own registry. */

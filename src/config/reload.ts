@@ -18,6 +18,7 @@ const RESTART_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['xds.streamRequestsPerSecond', (c) => c.xds.streamRequestsPerSecond],
   ['xds.streamRequestBurst', (c) => c.xds.streamRequestBurst],
   ['xds.maxRequestBytes', (c) => c.xds.maxRequestBytes],
+  ['xds.controlPlaneId', (c) => c.xds.controlPlaneId],
 ];
 
 export interface Reconciled {
@@ -46,6 +47,7 @@ export function reconcile(running: Config, next: Config): Reconciled {
       streamRequestsPerSecond: running.xds.streamRequestsPerSecond,
       streamRequestBurst: running.xds.streamRequestBurst,
       maxRequestBytes: running.xds.maxRequestBytes,
+      controlPlaneId: running.xds.controlPlaneId,
     }),
   });
   return { config, needsRestart };

@@ -21,6 +21,8 @@ export const DEFAULT_STREAM_REQUESTS_PER_SECOND = 50;
 export const DEFAULT_STREAM_REQUEST_BURST = 200;
 export const DEFAULT_FENCED_CONNECTION_CLOSE_SECONDS = 1;
 export const DEFAULT_NACK_RETRY_MAX_SECONDS = 300;
+/** Contract 15: how many operator events the ring keeps. */
+export const DEFAULT_EVENTS_RETAIN = 10_000;
 /** Issue 11: what one client may make the xDS server hold. */
 export const DEFAULT_XDS_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_XDS_MAX_NODE_BYTES = 256 * 1024;
@@ -226,7 +228,15 @@ export const NativeConfigSchema = Type.Object(
           writeTimeoutSeconds: Type.Optional(
             Type.Number({ exclusiveMinimum: 0, default: DEFAULT_XDS_WRITE_TIMEOUT_SECONDS, reason: 'must be a number of seconds above 0' }),
           ),
+          // control_plane.identifier of every response: printable, no spaces (Envoy logs and stats show it).
+          controlPlaneId: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', reason: 'must be 1..256 printable characters without spaces' })),
         },
+        { additionalProperties: false },
+      ),
+    ),
+    events: Type.Optional(
+      Type.Object(
+        { retain: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, default: DEFAULT_EVENTS_RETAIN, reason: 'must be a whole number, 1..10000000' })) },
         { additionalProperties: false },
       ),
     ),

@@ -134,6 +134,14 @@ export interface XdsConfig {
   readonly maxStreams: number;
   /** A stream whose client reads nothing of a response for this long is closed. */
   readonly writeTimeoutSeconds: number;
+  /** `control_plane.identifier` in every response; undefined: `<host name>:<gRPC port>`. Bound at start. */
+  readonly controlPlaneId?: string | undefined;
+}
+
+/** Contract 15: the operator events. */
+export interface EventsConfig {
+  /** How many events the ring keeps (the oldest go first). */
+  readonly retain: number;
 }
 
 export interface Config {
@@ -142,6 +150,8 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly registry: RegistryConfig;
   readonly xds: XdsConfig;
+  /** Absent when the file sets no `events` key: then the defaults (DEFAULT_EVENTS_RETAIN). */
+  readonly events?: EventsConfig | undefined;
   readonly groups: readonly GroupConfig[];
   /** Settings for every cluster any shard names (defaults filled in), keyed by cluster name. */
   readonly clusters: Readonly<Record<string, ClusterSettings>>;

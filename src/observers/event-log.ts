@@ -3,9 +3,8 @@
  * ring. Ids count up from 1 and are never reused in a process; `since(id)` and the stream's
  * `Last-Event-ID` resume after the last one a reader saw.
  */
+import { DEFAULT_EVENTS_RETAIN } from '../config/schema.js';
 import type { Clock } from '../registry/clock.js';
-
-export const DEFAULT_EVENTS_RETAIN = 10_000;
 
 export type EventType = 'Normal' | 'Warning';
 

@@ -30,8 +30,12 @@ export interface MetricsDeps {
 
 interface Sent {
   readonly version: string;
-  readonly changedAtMs: number;
+  readonly group: string;
+  readonly sentAtMs: number;
 }
+
+/** Changes remembered per group and type, to find the one a response carried when its ACK comes. */
+const CHANGE_HISTORY = 32;
 
 export class Metrics implements XdsObserver {
   readonly registry = new Registry();
@@ -40,8 +44,13 @@ export class Metrics implements XdsObserver {
   private readonly nacks: Counter<'type'>;
   private readonly convergence: Histogram<'type'>;
   private readonly buildTime: Histogram;
-  /** group -> type -> the version of the type's set in the latest snapshot and when the change behind it happened. */
-  private readonly changes = new Map<string, Map<ResourceTypeUrl, { version: string; changedAtMs: number }>>();
+  /**
+   * group -> type -> the latest versions of the type's set, each with when the registry change
+   * behind it happened, oldest first. Streams are told of a snapshot before the watcher's
+   * rebuild event, so the change a response carried is looked up at its ACK: the latest one
+   * that happened before the response was sent.
+   */
+  private readonly changes = new Map<string, Map<ResourceTypeUrl, Array<{ version: string; changedAtMs: number }>>>();
   /** `streamId|typeUrl` -> the last response sent, until its ACK or NACK. */
   private readonly awaiting = new Map<string, Sent>();
   /** `streamId|typeUrl` -> the change last measured (a resend of the same change is not measured twice). */
@@ -147,7 +156,11 @@ export class Metrics implements XdsObserver {
       if (!byType) this.changes.set(snapshot.group, (byType = new Map()));
       for (const typeUrl of PUSH_ORDER) {
         const version = snapshot.sets[typeUrl].version;
-        if (byType.get(typeUrl)?.version !== version) byType.set(typeUrl, { version, changedAtMs: event.changedAtMs });
+        let history = byType.get(typeUrl);
+        if (!history) byType.set(typeUrl, (history = []));
+        if (history.at(-1)?.version === version) continue;
+        history.push({ version, changedAtMs: event.changedAtMs });
+        if (history.length > CHANGE_HISTORY) history.shift();
       }
     }
   };
@@ -155,12 +168,10 @@ export class Metrics implements XdsObserver {
   responseSent(event: StreamReplyEvent): void {
     this.responses.inc({ type: SHORT_NAMES[event.typeUrl] });
     const now = this.deps.clock.now();
-    const since = this.streamSince.get(event.streamId) ?? now;
-    this.streamSince.set(event.streamId, since);
+    if (!this.streamSince.has(event.streamId)) this.streamSince.set(event.streamId, now);
     const key = `${event.streamId}|${event.typeUrl}`;
-    const change = event.group === undefined ? undefined : this.changes.get(event.group)?.get(event.typeUrl);
-    if (!change || change.changedAtMs < since || this.measured.get(key) === change.changedAtMs) this.awaiting.delete(key);
-    else this.awaiting.set(key, { version: event.version, changedAtMs: change.changedAtMs });
+    if (event.group === undefined) this.awaiting.delete(key);
+    else this.awaiting.set(key, { version: event.version, group: event.group, sentAtMs: now });
   }
 
   acked(event: StreamReplyEvent): void {
@@ -168,8 +179,14 @@ export class Metrics implements XdsObserver {
     const sent = this.awaiting.get(key);
     this.awaiting.delete(key);
     if (!sent || sent.version !== event.version) return;
-    this.measured.set(key, sent.changedAtMs);
-    this.convergence.observe({ type: SHORT_NAMES[event.typeUrl] }, Math.max(0, this.deps.clock.now() - sent.changedAtMs) / 1000);
+    const history = this.changes.get(sent.group)?.get(event.typeUrl) ?? [];
+    let change: { changedAtMs: number } | undefined;
+    for (const c of history) if (c.changedAtMs <= sent.sentAtMs) change = c;
+    const since = this.streamSince.get(event.streamId) ?? sent.sentAtMs;
+    // Not a change this client saw happen (it connected after it), or one already measured (a resend).
+    if (!change || change.changedAtMs < since || this.measured.get(key) === change.changedAtMs) return;
+    this.measured.set(key, change.changedAtMs);
+    this.convergence.observe({ type: SHORT_NAMES[event.typeUrl] }, Math.max(0, this.deps.clock.now() - change.changedAtMs) / 1000);
   }
 
   nacked(event: StreamReplyEvent & { readonly message: string }): void {

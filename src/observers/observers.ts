@@ -9,7 +9,8 @@ import type { NodeRegistry } from '../registry/registry.js';
 import type { Watcher } from '../watcher/watcher.js';
 import type { XdsObserver } from '../xds/observer.js';
 import type { StreamStatus } from '../xds/stream-base.js';
-import { DEFAULT_EVENTS_RETAIN, EventLog } from './event-log.js';
+import { DEFAULT_EVENTS_RETAIN } from '../config/schema.js';
+import { EventLog } from './event-log.js';
 import { Metrics } from './metrics.js';
 import { RoutingEvents } from './routing-events.js';
 import { XdsEvents } from './xds-events.js';
@@ -21,8 +22,6 @@ export interface ObserversDeps {
   readonly clock: Clock;
   readonly xdsClients: () => readonly StreamStatus[];
   readonly defaultMetrics?: boolean;
-  /** events.retain: how many events the ring keeps. */
-  readonly eventsRetain?: number;
 }
 
 export interface Observers {
@@ -35,7 +34,7 @@ export interface Observers {
 
 /** Subscribe before watcher.start(): the first rebuild is the events' baseline. */
 export function startObservers(deps: ObserversDeps): Observers {
-  const events = new EventLog(deps.clock, deps.eventsRetain ?? DEFAULT_EVENTS_RETAIN);
+  const events = new EventLog(deps.clock, deps.config().events?.retain ?? DEFAULT_EVENTS_RETAIN);
   const metrics = new Metrics({
     clock: deps.clock,
     config: deps.config,

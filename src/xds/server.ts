@@ -20,6 +20,7 @@ import { SotwStream } from './sotw-stream.js';
 import { realTimers, type RetryTimers } from './nack-retry.js';
 import type { StreamOptions, StreamStatus } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
+import { XdsObservers, type XdsObserver } from './observer.js';
 import { refusalOf, type Refusal } from './request-limits.js';
 import { resetCall, StreamWriter } from './stream-writer.js';
 import { TokenBucket } from './token-bucket.js';
@@ -47,6 +48,8 @@ export interface XdsServerOptions {
   readonly timers?: RetryTimers;
   readonly logger: Logger;
   readonly version: string;
+  /** `control_plane.identifier` of every response (xds.controlPlaneId); default `<host name>:<gRPC port>`. */
+  readonly controlPlaneId?: string | undefined;
   /** Read when needed, so a getter serves the reloaded keys (the connection limits are bound at start). */
   readonly settings: XdsConfig;
   /** TLS for the xDS port; with requireClientCert, only clients with a certificate from `ca` get in. */
@@ -65,7 +68,8 @@ export class XdsServer {
   private readonly server: grpc.Server;
   private readonly streams = new Map<number, { stream: AnyStream; call: grpc.ServerDuplexStream<unknown, unknown> }>();
   private nextStreamId = 1;
-  private readonly controlPlaneId: string;
+  private controlPlaneId: string;
+  private readonly observers = new XdsObservers();
   /** Streaming calls open (xDS and CSDS), in all and per peer IP address (xds.maxStreams, xds.maxStreamsPerPeer). */
   private openStreams = 0;
   private readonly perPeer = new Map<string, number>();
@@ -74,7 +78,8 @@ export class XdsServer {
   private readonly logLimiter = new RepeatLimiter();
 
   constructor(private readonly options: XdsServerOptions) {
-    this.controlPlaneId = `shardvoy/${options.version}@${hostname()}`;
+    // Until the port is bound (listen), the host name alone.
+    this.controlPlaneId = options.controlPlaneId ?? hostname();
     this.server = new grpc.Server({
       // Dead peers are noticed within 35 s; connections are recycled (grpc-js adds ±10% jitter)
       // so that Envoys spread over instances after a scale-out.
@@ -265,6 +270,16 @@ export class XdsServer {
     return [...this.streams.values()].map(({ stream }) => stream.status());
   }
 
+  /** The name every response carries in `control_plane.identifier`. */
+  get identifier(): string {
+    return this.controlPlaneId;
+  }
+
+  /** Tells `observer` of every stream's replies from now on (metrics, events). Returns an unsubscribe function. */
+  observe(observer: XdsObserver): () => void {
+    return this.observers.add(observer);
+  }
+
   /** Ends every stream (clients reconnect elsewhere), then stops, forcing it after `graceMs`. */
   async close(graceMs = 2_000): Promise<void> {
     for (const { stream, call } of this.streams.values()) {
@@ -330,6 +345,7 @@ export class XdsServer {
       rateLimit: { perSecond: this.options.settings.streamRequestsPerSecond, burst: this.options.settings.streamRequestBurst },
       send: (response) => writer.write(response),
       writable: () => writer.ready,
+      observer: this.observers,
       maxSubscribedNames: () => this.options.settings.maxSubscribedNames,
       authenticated: isAuthenticated(call),
       logLimiter: this.logLimiter,
@@ -339,6 +355,8 @@ export class XdsServer {
       },
     });
     this.streams.set(streamId, { stream, call: call as grpc.ServerDuplexStream<unknown, unknown> });
+        // Behind a response the client has not taken, the status waits; the writer still watches
+        // that response and resets the stream if it stays untaken (xds.writeTimeoutSeconds).
     logger.info({ peer: call.getPeer(), protocol: stream.protocol, type: fixedType ? SHORT_NAMES[fixedType] : 'ads' }, 'xds stream opened');
     const finish = (reason: string) => {
       writer.close();

@@ -11,6 +11,7 @@ import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { ErrorDetail, NodeInfo } from './messages.js';
+import type { StreamReplyEvent, XdsObserver } from './observer.js';
 import { causeOnClientHost } from './nack-cause.js';
 import { NackRetry, type RetryTimers } from './nack-retry.js';
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
@@ -71,6 +72,8 @@ export interface StreamOptions<Response> {
   readonly nackRetryMaxSeconds: () => number;
   readonly logger: Logger;
   readonly controlPlaneId: string;
+  /** Told of each response sent and each ACK or NACK (metrics, events); absent: nobody listens. */
+  readonly observer?: XdsObserver | undefined;
   /** Per-type services serve one type; their requests may leave type_url empty. */
   readonly fixedType?: ResourceTypeUrl | undefined;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
@@ -264,11 +267,13 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
         { ...about, node: truncateForLog(this.node?.id ?? ''), error: truncateForLog(message, MAX_LOGGED_NACK), retryInMs },
         'xds response rejected by client (NACK)',
       );
+      this.options.observer?.nacked?.({ ...this.reply(typeUrl, state.nack.version), message });
       return 'nack';
     }
     state.ackedVersion = ackedVersion;
     const retries = retry.accepted();
     if (retries > 0) this.options.logger.info({ ...about, retries }, 'xds response accepted after NACK retries');
+    this.options.observer?.acked?.(this.reply(typeUrl, state.sentVersion ?? ''));
     return 'ack';
   }
 
@@ -306,6 +311,11 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
     state.sentVersion = version;
     state.nonce = nonce;
     state.sentAtMs = this.options.clock.now();
+    this.options.observer?.responseSent?.(this.reply(typeUrl, version));
+  }
+
+  private reply(typeUrl: ResourceTypeUrl, version: string): StreamReplyEvent {
+    return { streamId: this.options.streamId, protocol: this.protocol, group: this.group, nodeId: this.node?.id, typeUrl, version };
   }
 
   private configStatus(typeUrl: ResourceTypeUrl, state: State, snapshot: Snapshot | undefined): ConfigStatus {

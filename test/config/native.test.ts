@@ -186,7 +186,7 @@ describe('native dialect errors', () => {
   const parse = (input: unknown) => () => parseConfig(input, 'test');
 
   it('unknown key at the top level', () => {
-    expectConfigError(parse({ ...base(), listen: '0.0.0.0:1' }), 'listen', /^unknown key; allowed keys here: http, grpc, auth, registry, xds, groups, clusters$/);
+    expectConfigError(parse({ ...base(), listen: '0.0.0.0:1' }), 'listen', /^unknown key; allowed keys here: http, grpc, auth, registry, xds, events, groups, clusters$/);
   });
 
   it('misspelt key: reports the typo, not the missing key, with a suggestion', () => {

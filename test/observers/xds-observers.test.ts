@@ -1,0 +1,90 @@
+/**
+ * Through a real xDS stream: every response names the instance (control_plane.identifier), and
+ * the responses, NACKs and convergence a client causes show in /metrics and /v1/events.
+ */
+import { hostname } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LISTENER } from '../../src/envoy-api/type-urls.js';
+import { EnvoyLikeClient } from '../support/ads-client.js';
+import { startTestShardvoy, type Running } from '../support/harness.js';
+
+const GROUPS = [{ name: 'local-group', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }];
+
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+/** Every control_plane.identifier the client's stream received. */
+function identifiers(client: EnvoyLikeClient): string[] {
+  const seen: string[] = [];
+  (client as unknown as { call: NodeJS.EventEmitter }).call.on('data', (response: { control_plane?: { identifier?: string } }) => {
+    seen.push(response.control_plane?.identifier ?? '(none)');
+  });
+  return seen;
+}
+
+describe('xDS observers', () => {
+  let running: Running | undefined;
+  let client: EnvoyLikeClient | undefined;
+  afterEach(async () => {
+    client?.close();
+    await running?.stop();
+    running = undefined;
+    client = undefined;
+  });
+
+  it('names the instance as <host name>:<gRPC port> by default, or as xds.controlPlaneId says', async () => {
+    running = await startTestShardvoy({ groups: GROUPS });
+    client = new EnvoyLikeClient(running.grpcAddress, { nodeId: 'local-group' });
+    const seen = identifiers(client);
+    await client.waitFor((c) => c.responses.some((r) => r.typeUrl === LISTENER), 5_000, 'listeners');
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set([`${hostname()}:${running.shardvoy.grpc.port}`]));
+    client.close();
+    await running.stop();
+
+    running = await startTestShardvoy({ groups: GROUPS, xds: { controlPlaneId: 'shardvoy-eu-1' } });
+    client = new EnvoyLikeClient(running.grpcAddress, { nodeId: 'local-group' });
+    const named = identifiers(client);
+    await client.waitFor((c) => c.responses.some((r) => r.typeUrl === LISTENER), 5_000, 'listeners');
+    expect(new Set(named)).toEqual(new Set(['shardvoy-eu-1']));
+  });
+
+  it('counts responses and NACKs by type, streams by protocol and group, the change-to-ACK time; NACK and recovery are events', async () => {
+    running = await startTestShardvoy({ groups: GROUPS });
+    let rejectListeners = true;
+    client = new EnvoyLikeClient(running.grpcAddress, {
+      nodeId: 'envoy-1',
+      nodeCluster: 'local-group',
+      rejectIf: (r) => (r.typeUrl === LISTENER && rejectListeners ? 'cannot bind 0.0.0.0:10000: Address already in use' : undefined),
+    });
+    await client.waitFor((c) => c.responses.some((r) => r.typeUrl === LISTENER), 5_000, 'a listener response');
+    await new Promise((r) => setTimeout(r, 100));
+    let text = await (await fetch(`${running.baseUrl}/metrics`)).text();
+    expect(sample(text, 'shardvoy_xds_streams{protocol="sotw",group="local-group"}')).toBe(1);
+    expect(sample(text, 'shardvoy_xds_nacks_received_total{type="lds"}')).toBe(1);
+    expect(sample(text, 'shardvoy_xds_responses_sent_total{type="cds"}')).toBe(1);
+    expect(sample(text, 'shardvoy_xds_responses_sent_total{type="lds"}')).toBe(1);
+    // Default process and event-loop metrics.
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    let events = (await running.getJson('/v1/events')).events;
+    expect(events.map((e: any) => e.reason)).toEqual(['ConfigRejected']);
+    expect(events[0].message).toContain('Address already in use');
+
+    // A change: the client accepts the new listeners, and its EDS ACK measures the change.
+    rejectListeners = false;
+    const before = client.responses.length;
+    expect((await running.heartbeat({ id: 'a', address: '10.0.0.1:9000', database: 'default', shard: 'shard0', role: 'master' })).status).toBe(200);
+    await client.waitFor((c) => c.responses.length > before && c.endpointsOf('shard0-masters').length === 1, 5_000, 'the new endpoint');
+    await new Promise((r) => setTimeout(r, 200));
+    text = await (await fetch(`${running.baseUrl}/metrics`)).text();
+    expect(sample(text, 'shardvoy_config_change_to_ack_seconds_count{type="eds"}')).toBe(1);
+    expect(sample(text, 'shardvoy_config_change_to_ack_seconds_sum{type="eds"}')).toBeLessThan(5);
+    expect(sample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBe(1);
+    events = (await running.getJson('/v1/events?since=1')).events;
+    // The masters listener is named after its masters (contract 11): new listeners, accepted this time.
+    expect(events.map((e: any) => e.reason)).toEqual(['NodeRegistered', 'MasterChanged', 'ConfigRecovered']);
+  });
+});
