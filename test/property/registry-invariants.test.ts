@@ -2,8 +2,9 @@
  * Property tests of the routing pipeline: random sequences of heartbeats, clock advances, forgets
  * and sweeps on a MemoryRegistry with a FakeClock. After every step the topology is built (as the
  * watcher does: buildTopology over assessHealth at clock.now()) and checked against a model of the
- * registry kept by the test itself, whose verdicts follow CONTRACT.md 4.1 (liveness), 5.1 and 5.2
- * (who is routable, fencing) and 6 (per-node ports):
+ * registry kept by the test itself, whose verdicts follow docs/heartbeat-rules.md: 2 (liveness,
+ * retention), 3 (who is routable, fencing), 4 (what each group receives), 5 (per-node ports) and
+ * 7 (versions):
  *  - no endpoint of any cluster (shard, bootstrap or per-node) belongs to a node whose verdict is
  *    fenced, expired or inactive, nor to a node of another database, shard or role;
  *  - every master endpoint has the highest epoch among the live masters of its shard;
@@ -133,12 +134,14 @@ const opsArb = fc.array(opArb, { minLength: 1, maxLength: 40 });
 interface ModelNode {
   readonly beat: Beat;
   readonly lastMs: number;
+  /** When the registry first heard of it: kept by later heartbeats, reset once it is forgotten. */
+  readonly firstMs: number;
 }
 
-/** Contract 4.1: live from a heartbeat until leaseSeconds after the last one (inclusive). */
+/** docs/heartbeat-rules.md 2: live from a heartbeat until leaseSeconds after the last one (inclusive). */
 const isLive = (n: ModelNode, now: number) => now - n.lastMs <= LEASE_MS;
 
-/** Contract 5.2, on the model alone. Inactive masters are live, so their term fences older ones. */
+/** docs/heartbeat-rules.md 3, on the model alone. Inactive masters are live, so their term fences older ones. */
 function oracleVerdicts(nodes: ReadonlyMap<string, ModelNode>, now: number): Map<string, Health> {
   const top = topEpochs(nodes, now);
   const verdicts = new Map<string, Health>();
@@ -167,7 +170,7 @@ function topEpochs(nodes: ReadonlyMap<string, ModelNode>, now: number): Map<stri
 
 const routable = (v: Health | undefined) => v === 'healthy' || v === 'draining';
 
-/** Per-node ports of the pool group, as observed step after step (contract section 6). */
+/** Per-node ports of the pool group, as observed step after step (docs/heartbeat-rules.md 5). */
 interface PortModel {
   /** The port each known node of the pool's database holds. */
   readonly held: Map<string, number>;
@@ -210,7 +213,7 @@ function apply(w: World, op: Op): void {
       w.registry.record(heartbeat({ ...fields, address: a.address }));
       const previous = w.model.get(op.id);
       if (previous && previous.beat.database !== op.database) releasePort(w, op.id);
-      w.model.set(op.id, { beat: op, lastMs: now });
+      w.model.set(op.id, { beat: op, lastMs: now, firstMs: previous?.firstMs ?? now });
       return;
     }
     case 'advance':
@@ -224,7 +227,7 @@ function apply(w: World, op: Op): void {
       return;
     }
     case 'sweep': {
-      // Section 3.1: expired nodes are forgotten expiredRetentionSeconds after they expired.
+      // docs/heartbeat-rules.md 2: expired nodes are forgotten expiredRetentionSeconds after they expired.
       const expected = [...w.model].filter(([, n]) => now - n.lastMs > LEASE_MS + RETENTION_MS).map(([id]) => id);
       expect([...w.registry.sweep()].sort()).toEqual(expected.sort());
       for (const id of expected) {
@@ -267,7 +270,7 @@ function checkStep(w: World, op: Op, step: string): { versions: Record<string, s
     const m = w.model.get(n.id)!;
     const a = ADDRESSES[m.beat.addr]!;
     const { kind: _k, addr: _a, ...fields } = m.beat;
-    expect({ ...n, labels: { ...n.labels } }, step).toEqual({ ...fields, address: a.address, host: a.host, port: a.port, firstSeenMs: n.firstSeenMs, lastHeartbeatMs: m.lastMs });
+    expect({ ...n, labels: { ...n.labels } }, step).toEqual({ ...fields, address: a.address, host: a.host, port: a.port, firstSeenMs: m.firstMs, lastHeartbeatMs: m.lastMs });
   }
 
   // The verdicts are the contract's.
@@ -316,7 +319,7 @@ function checkStep(w: World, op: Op, step: string): { versions: Record<string, s
         }
         if (kind.kind === 'node') expect(e.nodeId, at).toBe(kind.id);
       }
-      // Nobody routable is left out (contract 9: never black-hole traffic).
+      // Nobody routable is left out (docs/heartbeat-rules.md 4: never black-hole traffic).
       if (kind.kind === 'shard') {
         const want = [...w.model].filter(([id, m]) => sendable(id) && m.beat.shard === kind.shard && m.beat.role === kind.role).map(([id]) => id);
         expect(ids(cluster.endpoints), at).toEqual(want.sort());
@@ -354,7 +357,7 @@ function checkStep(w: World, op: Op, step: string): { versions: Record<string, s
 }
 
 /**
- * Section 6: ports are unique, the lowest free when first given, kept, and reused only after
+ * docs/heartbeat-rules.md 5: ports are unique, the lowest free when first given, kept, and reused only after
  * portReuseSeconds. A node without a port gets one at its next heartbeat, so "none though one is
  * free" is checked only right after its own heartbeat.
  */

@@ -15,6 +15,8 @@ export interface SotwResponse {
   readonly nonce: string;
   readonly names: string[];
   readonly decoded: Record<string, any>[];
+  /** Each resource's encoded bytes (the value of its Any), in the order sent. */
+  readonly encoded: Uint8Array[];
 }
 
 export interface DeltaResponse {
@@ -23,6 +25,8 @@ export interface DeltaResponse {
   readonly nonce: string;
   readonly names: string[];
   readonly versions: Record<string, string>;
+  /** Each resource's encoded bytes (the value of its Any), by name. */
+  readonly values: Record<string, Uint8Array>;
   readonly removed: string[];
 }
 
@@ -123,6 +127,7 @@ export class RawSotwStream extends RawStream<SotwResponse> {
       nonce: raw.nonce,
       names: decoded.map((d: any) => String(d.name ?? d.cluster_name)),
       decoded,
+      encoded: raw.resources.map((r: any) => new Uint8Array(r.value)),
     };
   }
 }
@@ -150,9 +155,11 @@ export class RawDeltaStream extends RawStream<DeltaResponse> {
 
   protected decode(raw: any): DeltaResponse {
     const versions: Record<string, string> = {};
+    const values: Record<string, Uint8Array> = {};
     for (const r of raw.resources) {
       this.check(r.resource.type_url, r.resource.value);
       versions[r.name] = r.version;
+      values[r.name] = new Uint8Array(r.resource.value);
     }
     return {
       type_url: raw.type_url,
@@ -160,6 +167,7 @@ export class RawDeltaStream extends RawStream<DeltaResponse> {
       nonce: raw.nonce,
       names: raw.resources.map((r: any) => r.name),
       versions,
+      values,
       removed: [...raw.removed_resources],
     };
   }

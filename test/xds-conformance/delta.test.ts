@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { RawDeltaStream } from '../support/raw-xds.js';
 import { snapshotOf, type TopologySpec } from '../support/snapshots.js';
+import { resourceVersionOf, setVersionOf } from '../support/version-oracle.js';
 import { xdsServerPerTest } from '../support/xds-server.js';
 
 const NODE = { id: 'edge', cluster: 'edge' };
@@ -34,6 +35,13 @@ describe('delta ADS conformance', () => {
 
   it('sends every resource once with its content-hash version, wildcard for CDS/LDS and by name for EDS', async () => {
     const { cds, eds, lds } = await synced();
+    // Each version is the hash of the bytes received, and the system version folds every name
+    // and version sent (these first answers carry each whole set): computed here, not read back.
+    for (const response of [cds, eds, lds]) {
+      expect(response.names.length).toBeGreaterThan(0);
+      for (const name of response.names) expect(response.versions[name], name).toBe(resourceVersionOf(response.values[name]!));
+      expect(response.system_version_info).toBe(setVersionOf(Object.entries(response.versions)));
+    }
     expect(cds.versions).toEqual(versionsOf(CLUSTER));
     expect(eds.versions).toEqual(versionsOf(ENDPOINT));
     expect(lds.versions).toEqual(versionsOf(LISTENER));
@@ -46,8 +54,10 @@ describe('delta ADS conformance', () => {
     fixture.xds.cache.publish(snapshotOf('edge', { clusters: { a: ['10.0.0.9:9000'], c: ['10.0.0.3:9000'] }, listeners: { 'listen-a': [10000, 'a'], 'listen-c': [10002, 'c'] } }));
     const cds = await stream.next();
     expect([cds.type_url, cds.names, cds.removed]).toEqual([CLUSTER, ['c'], []]); // b held: listen-b still routes to it
+    expect(cds.versions.c).toBe(resourceVersionOf(cds.values.c!));
     const eds = await stream.next();
     expect([eds.type_url, eds.names, eds.removed]).toEqual([ENDPOINT, ['a'], []]); // a changed; b kept while b is held
+    expect(eds.versions.a).toBe(resourceVersionOf(eds.values.a!));
     await stream.expectNothing(150); // listeners wait for c to be ACKed and given endpoints
     stream.ack(cds);
     // As Envoy does, the client ACKs and subscribes to the endpoints of the new cluster c.

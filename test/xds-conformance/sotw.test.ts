@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { RawSotwStream, type SotwResponse } from '../support/raw-xds.js';
 import { snapshotOf } from '../support/snapshots.js';
+import { resourceVersionOf, setVersionOf } from '../support/version-oracle.js';
 import { startXdsServer, xdsServerPerTest } from '../support/xds-server.js';
 
 const NODE = { id: 'edge', cluster: 'edge' };
@@ -38,6 +39,10 @@ describe('SotW ADS conformance', () => {
     expect([lds.type_url, lds.names]).toEqual([LISTENER, ['listen-a']]);
     expect(new Set([cds.nonce, eds.nonce, lds.nonce]).size).toBe(3);
     expect(cds.version_info).toBe(fixture.xds.cache.get('edge')!.sets[CLUSTER].version);
+    // A response's version folds the names and versions (hashes of the bytes) it carries: computed here, not read back.
+    for (const response of [cds, eds, lds]) {
+      expect(response.version_info).toBe(setVersionOf(response.names.map((name, i) => [name, resourceVersionOf(response.encoded[i]!)] as const)));
+    }
   });
 
   it('adds before it removes: new clusters, their endpoints, then listeners, and only then drops the old cluster', async () => {
@@ -208,14 +213,34 @@ describe('stream limits', () => {
     await xds.server.close(200);
   });
 
-  it('closes connections after the maximum connection age so clients rebalance', async () => {
-    const xds = await startXdsServer(['edge'], { maxConnectionAgeSeconds: 0.5, maxConnectionAgeGraceSeconds: 0.2 });
+  it('closes connections after the maximum connection age as grpc-js does: GOAWAY, the grace for open streams, then UNAVAILABLE', async () => {
+    // grpc-js (server.js, max_connection_age): after the age (+-10% jitter) it sends GOAWAY
+    // (NO_ERROR, "max_age") and closes the session; streams still open may go on for the grace,
+    // then the session is destroyed and the client's call ends UNAVAILABLE "Connection dropped".
+    const AGE_MS = 500;
+    const GRACE_MS = 1_000;
+    const xds = await startXdsServer(['edge'], { maxConnectionAgeSeconds: AGE_MS / 1000, maxConnectionAgeGraceSeconds: GRACE_MS / 1000 });
     xds.cache.publish(snapshotOf('edge', V1));
+    const openedAt = Date.now();
     const stream = new RawSotwStream(xds.address);
     stream.request({ type_url: CLUSTER, node: NODE });
-    await stream.next();
-    const status = await stream.ended(3_000);
-    expect(status.code).not.toBe(0);
+    const cds = await stream.next();
+    stream.ack(cds);
+
+    // Past the age (GOAWAY sent by 1.1 x age), within the grace: the open stream is still served.
+    await new Promise((r) => setTimeout(r, Math.max(0, openedAt + AGE_MS * 1.1 + 150 - Date.now())));
+    expect(stream.status).toBeUndefined();
+    xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 700 } }));
+    const during = await stream.next();
+    expect(during.decoded[0]!.connect_timeout).toBe('0.7s');
+
+    const status = await stream.ended(5_000);
+    const endedAfter = Date.now() - openedAt;
+    expect([status.code, status.details]).toEqual([14, 'Connection dropped']); // UNAVAILABLE
+    // Not before the age (less its jitter) and the grace; not much after either.
+    expect(endedAfter).toBeGreaterThanOrEqual(AGE_MS * 0.9 + GRACE_MS);
+    expect(endedAfter).toBeLessThan(AGE_MS * 1.1 + GRACE_MS + 2_000);
+    expect(stream.violations).toEqual([]);
     stream.close();
     await xds.server.close(200);
   });
