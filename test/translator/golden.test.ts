@@ -1,12 +1,13 @@
 /**
  * Golden tests of the translator: each test/golden/<case>/input.yaml (a config and the nodes that
  * heartbeat) must give exactly the resources in <group>.{cds,eds,lds}.json, as proto-JSON.
- * UPDATE_GOLDEN=1 rewrites the expected files; review the diff before committing it.
+ * UPDATE_GOLDEN=1 rewrites the expected files instead of checking them, and names each file it
+ * changed; review the diff before committing it. With CI set it is refused (test/support/golden-files.ts).
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { validateEncoded } from '../../src/envoy-api/pgv.js';
@@ -19,11 +20,16 @@ import { ALL_TYPES, buildSnapshot, encodeResource } from '../../src/snapshot/sna
 import { buildTopology } from '../../src/topology/build.js';
 import { translateGroup } from '../../src/translator/translate.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { GoldenFiles, updateRequested } from '../support/golden-files.js';
 import { decodeToJson } from '../support/golden-json.js';
 import { heartbeat } from '../support/heartbeats.js';
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
+const golden = new GoldenFiles(updateRequested(), path.resolve(GOLDEN, '..', '..'));
+afterAll(() => {
+  const report = golden.report();
+  if (report) console.log(report);
+});
 
 function runCase(dir: string) {
   const input = parse(readFileSync(path.join(dir, 'input.yaml'), 'utf8')) as { config: Record<string, unknown>; nodes: any[] };
@@ -53,9 +59,11 @@ describe.each(readdirSync(GOLDEN).sort())('golden case %s', (name) => {
       const actual = resources.filter((r) => r.typeUrl === typeUrl).map((r) => decodeToJson(messageNameOf(typeUrl), r.value));
       if (actual.length === 0 && !existsSync(file)) continue;
       it(`${group}: ${SHORT_NAMES[typeUrl]} matches ${path.basename(file)}`, () => {
-        if (UPDATE) writeFileSync(file, JSON.stringify(actual, null, 2) + '\n');
-        expect(existsSync(file), `${file} is missing; run with UPDATE_GOLDEN=1`).toBe(true);
-        expect(actual).toEqual(JSON.parse(readFileSync(file, 'utf8')));
+        // Rewriting compares nothing (the file would be compared with itself): it only writes.
+        if (golden.update) return golden.write(file, actual);
+        const expected = golden.expected(file);
+        expect(expected, `${file} is missing; run with UPDATE_GOLDEN=1`).toBeDefined();
+        expect(actual).toEqual(expected);
       });
     }
   }
