@@ -6,6 +6,27 @@ import { buildTestApp, type TestApp } from '../../support/app.js';
 import { dkvClient } from '../../support/dkv-client.js';
 import { startTestShardvoy } from '../../support/harness.js';
 
+/**
+ * Every route of a Fastify app as [method, path], read from Fastify's own route table
+ * (printRoutes without common prefixes: one line per path, children indented four columns
+ * under their parent, the methods in parentheses), so a route added without a row here is found.
+ */
+function routesOf(app: TestApp['app']): Array<{ method: string; url: string }> {
+  const routes: Array<{ method: string; url: string }> = [];
+  const paths: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    if (line.trim() === '') continue;
+    const match = /^((?:│   | {4})*)(?:├── |└── )(\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!match) throw new Error(`a line of printRoutes this test cannot read: ${JSON.stringify(line)}`);
+    const depth = [...match[1]!].length / 4;
+    paths.length = depth;
+    const url = (depth > 0 ? paths[depth - 1]! : '') + match[2]!;
+    paths[depth] = url;
+    for (const method of match[3]?.split(', ') ?? []) routes.push({ method, url });
+  }
+  return routes;
+}
+
 const HEARTBEAT = { id: 'n1', address: '10.0.0.1:9000', database: 'default', shard: 'shard0', role: 'master' };
 const AUTH = { heartbeatTokens: ['hb-current', 'hb-next'], adminToken: 'admin-secret', readToken: 'read-secret' };
 
@@ -19,11 +40,11 @@ describe('authentication', () => {
   });
   afterAll(() => t.app.close());
 
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token?: string, payload?: object) =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token?: string, payload?: object) =>
     t.app.inject({ method, url, ...(payload ? { payload } : {}), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 
   // [endpoint, method, url, body, right tokens, a token of another kind that must not open it]
-  const GUARDED: Array<[string, 'GET' | 'POST' | 'DELETE', string, object | undefined, string[], string]> = [
+  const GUARDED: Array<[string, 'GET' | 'POST' | 'PUT' | 'DELETE', string, object | undefined, string[], string]> = [
     ['heartbeat', 'POST', '/v1/heartbeat', HEARTBEAT, ['hb-current', 'hb-next'], 'admin-secret'],
     ['clusters', 'GET', '/clusters', undefined, ['read-secret', 'admin-secret'], 'hb-current'],
     ['nodes', 'GET', '/v1/nodes', undefined, ['read-secret', 'admin-secret'], 'hb-current'],
@@ -32,7 +53,17 @@ describe('authentication', () => {
     ['advertised', 'GET', '/v1/advertised?group=local-group', undefined, ['read-secret'], 'hb-current'],
     ['resume expiry', 'POST', '/v1/registry/resume-expiry', undefined, ['admin-secret'], 'read-secret'],
     ['delete node', 'DELETE', '/v1/nodes/n1', undefined, ['admin-secret'], 'read-secret'],
+    ['client config', 'GET', '/v1/groups/local-group/client-config', undefined, ['read-secret', 'admin-secret'], 'hb-current'],
+    ['envoy bootstrap', 'GET', '/v1/groups/local-group/envoy-bootstrap?xds=127.0.0.1:7979', undefined, ['read-secret', 'admin-secret'], 'hb-next'],
+    ['maintenance on', 'PUT', '/v1/nodes/n1/maintenance', { reason: 'disk swap' }, ['admin-secret'], 'read-secret'],
+    ['maintenance off', 'DELETE', '/v1/nodes/n1/maintenance', undefined, ['admin-secret'], 'read-secret'],
+    ['events', 'GET', '/v1/events', undefined, ['read-secret', 'admin-secret'], 'hb-current'],
+    // An endless Server-Sent Events stream: inject() would wait for its end, so only its 401s are checked here.
+    ['event stream', 'GET', '/v1/events/stream', undefined, [], 'hb-current'],
+    ['metrics', 'GET', '/metrics', undefined, ['read-secret', 'admin-secret'], 'hb-next'],
   ];
+  /** The probes: open to anyone, always (README, Configuration: tokens). */
+  const PROBES = ['/healthz', '/readyz'];
 
   it.each(GUARDED)('%s: 401 without a token, with a wrong one and with another kind; served with the right one', async (_name, method, url, body, right, otherKind) => {
     const before = JSON.stringify(t.registry.list());
@@ -41,7 +72,7 @@ describe('authentication', () => {
       expect(response.statusCode, `token ${token}`).toBe(401);
       expect(response.headers['www-authenticate']).toBe('Bearer realm="shardvoy"');
       expect(response.json().message).toMatch(/^authorization: a valid Bearer token/);
-      expect(response.body).not.toContain(right[0]);
+      if (right[0]) expect(response.body).not.toContain(right[0]);
     }
     expect(JSON.stringify(t.registry.list())).toBe(before);
     if (method === 'DELETE') await call('POST', '/v1/heartbeat', 'hb-current', HEARTBEAT);
@@ -50,6 +81,42 @@ describe('authentication', () => {
       expect(response.statusCode, `${url} with ${token}: ${response.body}`).toBe(200);
       if (method === 'DELETE') await call('POST', '/v1/heartbeat', 'hb-current', HEARTBEAT);
     }
+  });
+
+  it("finds every route in the app's own route table", () => {
+    const routes = routesOf(t.app);
+    // The parse found the table (a Fastify that printed it differently would fail here, not pass).
+    expect(routes).toContainEqual({ method: 'POST', url: '/v1/heartbeat' });
+    expect(routes).toContainEqual({ method: 'DELETE', url: '/v1/nodes/:id' });
+    expect(routes).toContainEqual({ method: 'HEAD', url: '/readyz' });
+  });
+
+  it('answers 401 without a token on every route but the probes, each method, HEAD included', async () => {
+    const routes = routesOf(t.app).filter((r) => !PROBES.includes(r.url));
+    const open: string[] = [];
+    for (const { method, url } of routes) {
+      const concrete = url.replace(/:id\b/g, 'n1').replace(/:group\b/g, 'local-group');
+      expect(concrete, `a path parameter this test does not know in ${url}`).not.toContain(':');
+      const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? HEARTBEAT : undefined;
+      const response = await t.app.inject({ method: method as 'GET', url: concrete, ...(body ? { payload: body } : {}) });
+      if (response.statusCode !== 401) open.push(`${method} ${url}: ${response.statusCode}`);
+    }
+    expect(open, 'routes served without a token although tokens are configured').toEqual([]);
+  });
+
+  it('has a row in the table above (its kind of token checked) for every guarded route', () => {
+    const listed = new Set(GUARDED.map(([, method, url]) => `${method} ${url.split('?')[0]!.replace('/v1/nodes/n1', '/v1/nodes/:id').replace('/v1/groups/local-group/', '/v1/groups/:group/')}`));
+    const unlisted = routesOf(t.app)
+      .filter((r) => r.method !== 'HEAD' && !PROBES.includes(r.url))
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((route) => !listed.has(route));
+    expect(unlisted).toEqual([]);
+  });
+
+  it('leaves the probes open, HEAD included', async () => {
+    const probes = routesOf(t.app).filter((r) => PROBES.includes(r.url));
+    expect(probes.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
+    for (const { method, url } of probes) expect((await t.app.inject({ method: method as 'GET', url })).statusCode, `${method} ${url}`).toBe(200);
   });
 
   it('checks the token before the body: a bad body without a token is a 401, not a 400', async () => {
