@@ -1,13 +1,14 @@
 /**
- * Property tests of POST /v1/heartbeat against an oracle written from CONTRACT.md section 4.1
- * (and the 64 KiB limit of sections 4 and 9), not from src: bodies mixing valid and invalid values
+ * Property tests of POST /v1/heartbeat against an oracle written from docs/heartbeat-rules.md
+ * section 1 (the heartbeat's fields, the 64 KiB limit, the answers), not from src: bodies mixing valid and invalid values
  * for every field go through the real Fastify app, and
  *  - the answer is 200 exactly when the oracle finds the body valid (413 when it is too large);
  *  - on 200 the stored node is exactly the fields sent plus the contract's defaults;
  *  - on a 4xx the error is {statusCode, error, message}, the message names a field the oracle
  *    finds bad (and no field it finds good), and the registry is byte-for-byte unchanged.
  *
- * Where the contract is silent the oracle takes the reading written next to the rule. Cases the
+ * Where the contract is silent the oracle takes the reading written next to the rule (and marked
+ * "Reading" in docs/heartbeat-rules.md). Cases the
  * property once found the server wrong on are pinned at the end.
  */
 import fc from 'fast-check';
@@ -16,7 +17,7 @@ import { checkHeartbeatBody } from '../../src/sources/http/heartbeat-check.js';
 import { buildTestApp, type TestApp } from '../support/app.js';
 
 // ---------------------------------------------------------------------------------------------
-// The oracle: contract section 4.1, written out independently of src/
+// The oracle: docs/heartbeat-rules.md section 1, written out independently of src/
 
 const KNOWN_FIELDS = ['id', 'address', 'database', 'shard', 'role', 'status', 'dc', 'epoch', 'labels'] as const;
 const MAX_BODY_BYTES = 64 * 1024;
