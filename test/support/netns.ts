@@ -30,7 +30,8 @@ function ip(...args: string[]): string {
 
 export async function createOtherNetwork(): Promise<OtherNetwork> {
   const tag = randomBytes(3).toString('hex');
-  const name = `${NAMESPACE_PREFIX}${tag}`;
+  // The creator's pid in the name: stale ones are told from those of a run still going.
+  const name = `${NAMESPACE_PREFIX}${process.pid}-${tag}`;
   const hostSide = `svh${tag}`;
   const nsSide = `svn${tag}`;
   // A /30 of our own on the link; the third octet is random so that parallel runs do not clash.
@@ -68,7 +69,7 @@ export async function createOtherNetwork(): Promise<OtherNetwork> {
   }
 }
 
-/** Removes namespaces that runs which crashed left behind. */
+/** Removes namespaces that runs which crashed left behind (their creating process is gone). */
 export function removeStaleNamespaces(): void {
   let listing = '';
   try {
@@ -78,7 +79,19 @@ export function removeStaleNamespaces(): void {
   }
   for (const line of listing.split('\n')) {
     const name = line.split(' ')[0];
-    if (name?.startsWith(NAMESPACE_PREFIX)) ip('netns', 'del', name);
+    if (!name?.startsWith(NAMESPACE_PREFIX)) continue;
+    const pid = Number(name.slice(NAMESPACE_PREFIX.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    ip('netns', 'del', name);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
