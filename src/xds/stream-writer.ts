@@ -32,7 +32,7 @@ export class StreamWriter {
     this.inFlight = true;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (!this.closed && this.inFlight) this.onStuck();
+      if (this.inFlight) this.onStuck();
     }, this.timeoutMs());
     this.timer.unref();
     this.call.write(chunk, () => {
@@ -43,10 +43,13 @@ export class StreamWriter {
     });
   }
 
+  /**
+   * Writes nothing more. A response still in the transport stays watched: a stream closed with a
+   * status that waits behind unread data is reset once the timeout passes.
+   */
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (!this.inFlight && this.timer) clearTimeout(this.timer);
   }
 }
 

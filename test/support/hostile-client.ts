@@ -45,8 +45,13 @@ export class RawCall {
   private trailers: http2.IncomingHttpHeaders | undefined;
   readonly closed: Promise<RawCallStatus>;
 
-  constructor(address: string, path: string, options: { read?: boolean; headers?: Record<string, string>; session?: http2.ClientHttp2Session } = {}) {
-    this.session = options.session ?? http2.connect(`http://${address}`);
+  constructor(
+    address: string,
+    path: string,
+    options: { read?: boolean; headers?: Record<string, string>; session?: http2.ClientHttp2Session; localAddress?: string } = {},
+  ) {
+    // Another loopback address (127.0.1.x) is another peer to the server.
+    this.session = options.session ?? (options.localAddress ? http2.connect(`http://${address}`, { localAddress: options.localAddress } as http2.SecureClientSessionOptions) : http2.connect(`http://${address}`));
     this.session.on('error', () => undefined);
     this.stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.headers });
     this.stream.on('error', () => undefined);
@@ -77,7 +82,9 @@ export class RawCall {
   }
 
   sendRaw(bytes: Buffer): void {
-    this.stream.write(bytes);
+    // A copy per stream: one buffer written to many streams that the server resets has corrupted
+    // the heap of Node 20's HTTP/2 client here ("corrupted size vs. prev_size").
+    this.stream.write(Buffer.from(bytes));
   }
 
   /** Starts reading: what the server still had for this stream arrives now. */
