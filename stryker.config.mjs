@@ -13,9 +13,10 @@ export default {
     'src/sources/http/**/*.ts',
   ],
   testRunner: 'vitest',
-  // The unit, conformance and integration suites: vitest.config.ts already leaves out
-  // test/e2e-envoy (real Envoys on fixed ports, `npm run test:e2e`).
-  vitest: { configFile: 'vitest.config.ts' },
+  // The unit, conformance and integration suites, as vitest.config.ts has them (so without
+  // test/e2e-envoy: real Envoys on fixed ports, `npm run test:e2e`), less the files that only
+  // drive child processes, where no mutant is ever active (vitest.mutation.config.ts).
+  vitest: { configFile: 'vitest.mutation.config.ts' },
   // Each mutant runs only the tests that reach it.
   coverageAnalysis: 'perTest',
   // A module-level mutant (a constant, a compiled schema) needs every test re-run in a fresh
@@ -26,7 +27,9 @@ export default {
   incrementalFile: 'test/mutation/stryker-incremental.json',
   // Two cores: one test runner per core. The suites bind ports and spawn processes of their own.
   concurrency: 2,
-  timeoutMS: 10_000,
+  // A mutant is a timeout when its tests take twice their dry-run time plus 15 s: room for a
+  // machine shared with other work, where a tighter bound counts slow runs as kills.
+  timeoutMS: 15_000,
   timeoutFactor: 2,
   // The sandbox is a copy of the project; nothing of these is needed there.
   ignorePatterns: ['.peers', 'dist', 'coverage', 'reports', 'test/e2e-envoy', 'test/mutation'],
