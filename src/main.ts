@@ -95,6 +95,8 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       return current.xds;
     },
     tls: config.grpc.tls,
+    // CSDS shows what GET /v1/xds/clients shows: the read token guards both (contract 9).
+    authorizeRead: metadataTokenCheck(() => current.auth, 'read'),
     controlPlaneId: config.xds.controlPlaneId,
   });
   const observers = startObservers({

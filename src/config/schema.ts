@@ -24,12 +24,12 @@ export const DEFAULT_NACK_RETRY_MAX_SECONDS = 300;
 /** Contract 15: how many operator events the ring keeps. */
 export const DEFAULT_EVENTS_RETAIN = 10_000;
 /** Issue 11: what one client may make the xDS server hold. */
-export const DEFAULT_XDS_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_XDS_MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_XDS_MAX_NODE_BYTES = 256 * 1024;
 export const DEFAULT_XDS_MAX_NODE_STRING_LENGTH = 8 * 1024;
 export const DEFAULT_XDS_MAX_RESOURCE_NAME_LENGTH = 512;
 export const DEFAULT_XDS_MAX_SUBSCRIBED_NAMES = 10_000;
-export const DEFAULT_XDS_MAX_STREAMS_PER_PEER = 1_000;
+export const DEFAULT_XDS_MAX_STREAMS_PER_PEER = 100;
 export const DEFAULT_XDS_MAX_STREAMS = 10_000;
 export const DEFAULT_XDS_WRITE_TIMEOUT_SECONDS = 30;
 export const DEFAULT_DATABASE = 'default';

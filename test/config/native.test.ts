@@ -32,7 +32,7 @@ describe('native dialect', () => {
         remote: [],
         pollIntervalSeconds: 5,
       },
-      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 4194304, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 1000, maxStreams: 10000, writeTimeoutSeconds: 30 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 1048576, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 100, maxStreams: 10000, writeTimeoutSeconds: 30 },
       groups: [
         {
           name: 'local-group',
