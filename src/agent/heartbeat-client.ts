@@ -6,6 +6,8 @@
 import { Ajv } from 'ajv';
 import { HeartbeatResponse, type HeartbeatBody } from '../sources/http/schemas.js';
 import { describeErrors } from '../sources/http/validation-errors.js';
+import { USER_AGENT_PREFIX } from '../sources/heartbeat-outcome.js';
+import { VERSION } from '../version.js';
 import { describeFetchError } from './node-query.js';
 
 export type SendOutcome =
@@ -18,7 +20,8 @@ export type SendHeartbeat = (url: URL, body: HeartbeatBody, token: string | unde
 const validAnswer = new Ajv({ allErrors: true, verbose: true }).compile<HeartbeatResponse>(HeartbeatResponse);
 
 export const postHeartbeat: SendHeartbeat = async (url, body, token, timeoutMs) => {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  // The server counts the agent's heartbeats apart (metric source="agent").
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': `${USER_AGENT_PREFIX}/${VERSION}` };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   let status: number;
   let text: string;

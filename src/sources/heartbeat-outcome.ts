@@ -14,6 +14,9 @@ export type HeartbeatSource = 'http' | 'dkv' | 'agent';
  */
 export type HeartbeatOutcome = 'accepted' | 'invalid' | 'unauthorized' | 'refused' | 'error';
 
+/** What `shardvoy agent` sends as its User-Agent, before `/<version>`. */
+export const USER_AGENT_PREFIX = 'shardvoy-agent';
+
 export type HeartbeatListener = (source: HeartbeatSource, outcome: HeartbeatOutcome) => void;
 
 /** The outcome of an HTTP heartbeat by its response status. */
@@ -26,5 +29,5 @@ export function outcomeOfStatus(statusCode: number): HeartbeatOutcome {
 }
 
 export function sourceOfUserAgent(userAgent: string | undefined): HeartbeatSource {
-  return userAgent?.startsWith('shardvoy-agent') ? 'agent' : 'http';
+  return userAgent?.startsWith(USER_AGENT_PREFIX) ? 'agent' : 'http';
 }

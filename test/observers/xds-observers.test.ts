@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LISTENER } from '../../src/envoy-api/type-urls.js';
 import { EnvoyLikeClient } from '../support/ads-client.js';
+import { dkvClient } from '../support/dkv-client.js';
 import { startTestShardvoy, type Running } from '../support/harness.js';
 
 const GROUPS = [{ name: 'local-group', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }];
@@ -86,5 +87,40 @@ describe('xDS observers', () => {
     events = (await running.getJson('/v1/events?since=1')).events;
     // The masters listener is named after its masters (contract 11): new listeners, accepted this time.
     expect(events.map((e: any) => e.reason)).toEqual(['NodeRegistered', 'MasterChanged', 'ConfigRecovered']);
+  });
+});
+
+describe('agent heartbeats', () => {
+  it('are counted as source="agent"', async () => {
+    const { postHeartbeat } = await import('../../src/agent/heartbeat-client.js');
+    const running = await startTestShardvoy({ groups: GROUPS });
+    try {
+      const outcome = await postHeartbeat(new URL(`${running.baseUrl}/v1/heartbeat`), { address: '10.0.0.7:9000', database: 'default', shard: 'shard0', role: 'replica' }, undefined, 5_000);
+      expect(outcome.kind).toBe('answered');
+      const text = await (await fetch(`${running.baseUrl}/metrics`)).text();
+      expect(sample(text, 'shardvoy_heartbeats_received_total{source="agent",outcome="accepted"}')).toBe(1);
+      expect(sample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBeUndefined();
+    } finally {
+      await running.stop();
+    }
+  });
+});
+
+describe('DKV heartbeats', () => {
+  it('are counted as source="dkv", accepted or invalid', async () => {
+    const running = await startTestShardvoy({ groups: GROUPS });
+    const dkv = dkvClient(running.grpcAddress);
+    try {
+      const ok = await dkv.updateStatus({ regionInfo: { dcID: 'dc1', nodeAddress: '10.0.0.8:8080', database: 'default', vBucket: 'shard0', status: 'LEADER' }, timestamp: 1 });
+      expect(ok.code).toBe(0);
+      const bad = await dkv.updateStatus({ regionInfo: { dcID: 'dc1', nodeAddress: 'nowhere', database: 'default', vBucket: 'shard0', status: 'LEADER' }, timestamp: 1 });
+      expect(bad.code).toBe(-1);
+      const text = await (await fetch(`${running.baseUrl}/metrics`)).text();
+      expect(sample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="accepted"}')).toBe(1);
+      expect(sample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="invalid"}')).toBe(1);
+    } finally {
+      dkv.close();
+      await running.stop();
+    }
   });
 });
