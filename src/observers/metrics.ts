@@ -57,6 +57,8 @@ export class Metrics implements XdsObserver {
   private readonly measured = new Map<string, number>();
   /** streamId -> when its first response was sent: changes older than the stream are not its convergence. */
   private readonly streamSince = new Map<number, number>();
+  /** Self-preservation as of the last rebuild. */
+  private preserving = false;
 
   constructor(private readonly deps: MetricsDeps) {
     const registers = [this.registry];
@@ -95,12 +97,13 @@ export class Metrics implements XdsObserver {
         this.set(fenced);
       },
     });
+    const preserving = () => this.preserving;
     new Gauge({
       name: 'shardvoy_self_preservation_engaged',
       help: '1 while self-preservation holds expiry, else 0.',
       registers,
       collect() {
-        this.set(view().preserved.size > 0 ? 1 : 0);
+        this.set(preserving() ? 1 : 0);
       },
     });
     new Gauge({
@@ -151,6 +154,7 @@ export class Metrics implements XdsObserver {
   /** Give this to Watcher.observe(). */
   readonly onRebuild = (event: RebuildEvent): void => {
     this.buildTime.observe(event.buildSeconds);
+    this.preserving = event.preserving;
     for (const snapshot of event.published) {
       let byType = this.changes.get(snapshot.group);
       if (!byType) this.changes.set(snapshot.group, (byType = new Map()));

@@ -163,10 +163,12 @@ describe('events', () => {
     watcher.rebuild();
     const reasons = () => observers.events.since(0).map((e) => e.reason);
     expect(reasons()).toEqual(['SelfPreservationEngaged']);
+    expect(await observers.metrics.text()).toMatch(/^shardvoy_self_preservation_engaged 1$/m);
     expect(observers.events.since(0)[0]).toMatchObject({ type: 'Warning', regarding: { kind: 'Registry', name: 'expiry' } });
     ids.forEach(beat);
     watcher.rebuild();
     expect(reasons()).toEqual(['SelfPreservationEngaged', 'SelfPreservationEnded']);
+    expect(await observers.metrics.text()).toMatch(/^shardvoy_self_preservation_engaged 0$/m);
     watcher.stop();
   });
 });
