@@ -4,7 +4,12 @@
  * and say how long they were; warnings a client can repeat at will are written at most once per
  * key and interval, with the number of lines left out since.
  */
-import type { Logger } from 'pino';
+/** What a line is written to: pino's logger, or Fastify's request logger. */
+export interface LineLogger {
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
 
 export const LOG_STRING_MAX = 128;
 export const REPEAT_INTERVAL_MS = 10_000;
@@ -34,7 +39,7 @@ export class RepeatLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  log(logger: Logger, level: LogLevel, key: string, fields: object, message: string): void {
+  log(logger: LineLogger, level: LogLevel, key: string, fields: object, message: string): void {
     const now = this.now();
     const state = this.keys.get(key);
     if (state && now - state.windowStartMs < this.intervalMs) {
@@ -53,7 +58,7 @@ export class RepeatLimiter {
     logger[level](suppressed > 0 ? { ...fields, suppressed } : fields, message);
   }
 
-  private summarize(logger: Logger, level: LogLevel, key: string, message: string): void {
+  private summarize(logger: LineLogger, level: LogLevel, key: string, message: string): void {
     const state = this.keys.get(key);
     if (!state || state.suppressed === 0) return;
     const suppressed = state.suppressed;
@@ -62,7 +67,7 @@ export class RepeatLimiter {
     logger[level]({ suppressed, intervalMs: this.intervalMs }, `${message} (${suppressed} more like this in the last ${this.intervalMs / 1000} s)`);
   }
 
-  private forgetOldest(logger: Logger, level: LogLevel): void {
+  private forgetOldest(logger: LineLogger, level: LogLevel): void {
     const [oldest, state] = this.keys.entries().next().value as [string, KeyState];
     if (state.timer) clearTimeout(state.timer);
     this.keys.delete(oldest);

@@ -20,6 +20,8 @@ import {
 } from './protos.js';
 import type { HeartbeatOutcome } from '../heartbeat-outcome.js';
 import { dkvToHeartbeat, nodeIdOf, regionStatusOf } from './to-heartbeat.js';
+import { RegistryFullError } from '../../registry/registry.js';
+import { RepeatLimiter, truncateForLog } from '../../util/log-limits.js';
 
 /** Returns why the call is refused (answered UNAUTHENTICATED with this message), or undefined to let it through. */
 export type DkvAuthorizer = (metadata: grpc.Metadata) => string | undefined;
@@ -105,6 +107,8 @@ function toRegionInfo(node: NodeRecord): RegionInfoMessage {
 export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService {
   const { registry, clock } = deps;
   const logger = deps.logger;
+  /** Warnings a client can repeat at will (rejections, a full registry): once per kind and 10 s. */
+  const warnings = new RepeatLimiter();
   const announce = (outcome: HeartbeatOutcome) => deps.onHeartbeat?.(outcome);
 
   const updateStatus = (
@@ -121,7 +125,7 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
     const id = nodeIdOf(call.request);
     const result = dkvToHeartbeat(call.request, id === undefined ? undefined : registry.get(id));
     if (!result.ok) {
-      logger.warn({ peer: call.getPeer(), reason: result.message }, 'DKV UpdateStatus rejected');
+      warnings.log(logger, 'warn', 'dkv-rejected', { peer: call.getPeer(), reason: truncateForLog(result.message, 512) }, 'DKV UpdateStatus rejected');
       announce('invalid');
       callback(null, { code: -1, message: result.message });
       return;
@@ -130,7 +134,12 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
     try {
       outcome = registry.record(result.heartbeat);
     } catch (error) {
-      logger.error({ err: error, node: result.heartbeat.id }, 'DKV UpdateStatus not recorded');
+      if (error instanceof RegistryFullError) {
+        // Junk ids can be sent at any rate: one line per 10 s, counting the others (issue 11).
+        warnings.log(logger, 'warn', 'registry-full', { maxNodes: error.maxNodes, node: truncateForLog(result.heartbeat.id) }, 'DKV UpdateStatus refused: registry full');
+      } else {
+        logger.error({ err: error, node: result.heartbeat.id }, 'DKV UpdateStatus not recorded');
+      }
       announce('refused');
       callback(null, { code: -1, message: `not recorded: ${(error as Error).message}` });
       return;

@@ -8,7 +8,10 @@ import { requireToken } from '../auth.js';
 import { toHeartbeat } from '../heartbeat-body.js';
 import { topLevelValueText } from '../json-literal.js';
 import { jsonTextOf, keepJsonText } from '../json-text.js';
+import { RepeatLimiter } from '../../../util/log-limits.js';
 import { HeartbeatBody, type HeartbeatResponse } from '../schemas.js';
+
+const registryFullWarnings = new RepeatLimiter();
 
 export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -25,7 +28,8 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
         return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });
       }
       if (!(error instanceof RegistryFullError)) throw error;
-      request.log.warn({ maxNodes: error.maxNodes }, 'new node refused: registry full');
+      // Junk ids can be sent at any rate: one line per 10 s, counting the others (issue 11).
+      registryFullWarnings.log(request.log, 'warn', 'registry-full', { maxNodes: error.maxNodes }, 'new node refused: registry full');
       return reply.status(429).send({ statusCode: 429, error: 'Too Many Requests', message: `id: ${error.message}` });
     }
     for (const group of outcome.portsExhausted) {
