@@ -237,8 +237,10 @@ export class XdsServer {
   listen(address: HostPort): Promise<HostPort> {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(formatHostPort(address), this.credentials(), (error, port) => {
-        if (error) reject(error);
-        else resolve({ host: address.host, port });
+        if (error) return reject(error);
+        // The instance's name: the host and the port it serves xDS on (port 0 picked one).
+        this.controlPlaneId = this.options.controlPlaneId ?? `${hostname()}:${port}`;
+        resolve({ host: address.host, port });
       });
     });
   }
@@ -363,6 +365,7 @@ export class XdsServer {
       release();
       if (!this.streams.delete(streamId)) return;
       stream.close();
+      this.observers.streamClosed({ streamId });
       logger.info({ reason }, 'xds stream closed');
     };
     call.on('data', (request: Req) => {
