@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { clientStatusService } from '../../src/xds/service-definitions.js';
 import { decodeToJson } from '../support/golden-json.js';
+import { eventually } from '../support/harness.js';
 import { RawSotwStream } from '../support/raw-xds.js';
 import { snapshotOf } from '../support/snapshots.js';
 import { startXdsServer } from '../support/xds-server.js';
@@ -29,7 +30,8 @@ describe('CSDS', () => {
       if (accept) stream.ack(lds);
       else stream.nack(lds, '', 'listener listen-a: address in use');
     }
-    await new Promise((r) => setTimeout(r, 100));
+    // Until the server has both answers (polled, not a fixed sleep).
+    await eventually(() => expect(xds.server.clients().map((c) => c.types[LISTENER]?.configStatus).sort()).toEqual(['ERROR', 'SYNCED']));
   });
   afterAll(async () => {
     for (const stream of streams) {

@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { eventually } from '../support/harness.js';
 import { RawSotwStream, type SotwResponse } from '../support/raw-xds.js';
 import { snapshotOf } from '../support/snapshots.js';
 import { resourceVersionOf, setVersionOf } from '../support/version-oracle.js';
@@ -106,24 +108,43 @@ describe('SotW ADS conformance', () => {
     await stream.expectNothing(150); // listeners did not change
   });
 
-  it('never re-sends a NACKed response; records it; sends the next change as usual', async () => {
-    const { stream, lds } = await synced();
-    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10009, 'a'] } }));
-    const rejected = await stream.next();
-    expect(rejected.type_url).toBe(LISTENER);
-    stream.nack(rejected, lds.version_info, 'port 10009 is taken');
-    await stream.expectNothing(300);
+  it('never re-sends a NACKed response, however long it waits; records it; sends the next change as usual', async () => {
+    // The streams' timers (NACK retries among them) on a fake clock: "never" is checked a day
+    // later, not after a few hundred milliseconds that a slow resend would outlast.
+    const clock = new FakeClock();
+    const xds = await startXdsServer(['edge'], {}, { clock, timers: clock });
+    xds.cache.publish(snapshotOf('edge', V1));
+    const stream = new RawSotwStream(xds.address);
+    try {
+      stream.request({ type_url: CLUSTER, node: NODE });
+      stream.ack(await stream.next());
+      stream.request({ type_url: ENDPOINT, resource_names: ['a'] });
+      stream.ack(await stream.next(), ['a']);
+      stream.request({ type_url: LISTENER });
+      const lds = await stream.next();
+      stream.ack(lds);
+      xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10009, 'a'] } }));
+      const rejected = await stream.next();
+      expect(rejected.type_url).toBe(LISTENER);
+      stream.nack(rejected, lds.version_info, 'listener listen-a: invalid filter chain');
+      const status = () => xds.server.clients()[0]!.types[LISTENER]!;
+      await eventually(() => expect(status().lastNack?.message).toBe('listener listen-a: invalid filter chain'));
+      expect(status()).toMatchObject({ configStatus: 'ERROR', lastAckedVersion: lds.version_info, lastNack: { version: rejected.version_info } });
 
-    const status = fixture.xds.server.clients()[0]!.types[LISTENER]!;
-    expect(status).toMatchObject({ configStatus: 'ERROR', lastAckedVersion: lds.version_info, lastNack: { version: rejected.version_info, message: 'port 10009 is taken' } });
+      for (let hour = 0; hour < 24; hour++) clock.advance(3_600_000);
+      await stream.expectNothing(100); // anything sent on the way would be on the wire by now
 
-    fixture.xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10010, 'a'] } }));
-    const next = await stream.next();
-    expect(next.type_url).toBe(LISTENER);
-    expect(next.decoded[0]!.address.socket_address.port_value).toBe(10010);
-    stream.ack(next);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(fixture.xds.server.clients()[0]!.types[LISTENER]!.configStatus).toBe('SYNCED');
+      xds.cache.publish(snapshotOf('edge', { ...V1, listeners: { 'listen-a': [10010, 'a'] } }));
+      const next = await stream.next();
+      expect(next.type_url).toBe(LISTENER);
+      expect(next.decoded[0]!.address.socket_address.port_value).toBe(10010);
+      stream.ack(next);
+      await eventually(() => expect(status().configStatus).toBe('SYNCED'));
+      expect(stream.violations).toEqual([]);
+    } finally {
+      stream.close();
+      await xds.server.close(200);
+    }
   });
 
   it('ignores a request whose nonce is stale', async () => {
