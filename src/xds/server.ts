@@ -162,6 +162,7 @@ export class XdsServer {
       if (!budget.take(this.options.clock.now())) {
         const message = `more than ${settings.streamRequestsPerSecond} requests per second (burst ${settings.streamRequestBurst}) on one stream`;
         this.warnRefused(peer, { code: grpc.status.RESOURCE_EXHAUSTED, message }, 'csds');
+        // Behind an answer the client has not taken, the status waits; the writer still watches it.
         finish();
         call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: message });
         return;
@@ -225,7 +226,8 @@ export class XdsServer {
   /** One warning line per kind of refusal and interval, however many clients are refused. */
   private warnRefused(peer: string, refusal: Refusal, kind: string): void {
     const reason = truncateForLog(refusal.message, 512);
-    this.logLimiter.log(this.options.logger, 'warn', `refused|${kind}|${refusal.code}|${reason.slice(0, 40)}`, { kind, peer, code: grpc.status[refusal.code], reason }, 'xds stream refused');
+    // Keyed by what shardvoy chose, never by what the client sent: a client cannot make new keys.
+    this.logLimiter.log(this.options.logger, 'warn', `refused|${kind}|${refusal.code}`, { kind, peer, code: grpc.status[refusal.code], reason }, 'xds stream refused');
   }
 
   /** Serves another gRPC service on the same port (DKV discovery); call before listen(). */

@@ -298,6 +298,14 @@ describe('finding 4: refusals disclose nothing to a stranger, always reach the c
     expect(logBytes() - before).toBeLessThan(20 * 1_024);
   });
 
+  it('logs one refusal line for 50 streams with 50 different unknown ids: the key is the kind of refusal, not what the client sent', async () => {
+    const { address, logLines } = await start();
+    const streams = Array.from({ length: 50 }, () => sotw(address));
+    streams.forEach((s, i) => s.request({ type_url: CLUSTER, node: { id: `stranger-${i}-${'z'.repeat(200)}` } }));
+    for (const s of streams) expect((await s.ended()).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(logLines().filter((l) => l.msg === 'xds stream refused')).toHaveLength(1);
+  });
+
   it('truncates what a client chose, saying how long it was; writes a repeated warning once per interval with the count', () => {
     expect(truncateForLog('short')).toBe('short');
     expect(truncateForLog('x'.repeat(1_000))).toBe(`${'x'.repeat(128)}… (1000 characters)`);
