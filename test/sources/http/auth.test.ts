@@ -170,3 +170,50 @@ describe('authentication of DKV nodes on the gRPC port', () => {
     }
   });
 });
+
+describe('authentication on the gRPC port, method by method', () => {
+  /** Envoy's discovery methods: Envoy sends no bearer token, so they are guarded by mTLS (grpc.tls.requireClientCert) instead. */
+  const DISCOVERY = /^\/envoy\.service\.(discovery|listener|cluster|endpoint|route)\.v3\.[A-Za-z]*DiscoveryService\//;
+
+  it("answers UNAUTHENTICATED without a token on every method in the server's own table but Envoy's discovery ones", async () => {
+    const running = await startTestShardvoy({ auth: AUTH, groups: [{ name: 'g', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters'] }] }] });
+    const client = new grpc.Client(running.grpcAddress, grpc.credentials.createInsecure());
+    try {
+      // grpc-js keeps every registered method in its handlers map: a method added without a guard is found.
+      const handlers = (running.shardvoy.xds as unknown as { server: { handlers: Map<string, { type: string }> } }).server.handlers;
+      const methods = [...handlers].map(([path, handler]) => ({ path, type: handler.type }));
+      expect(methods.map((m) => m.path)).toContain('/envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus');
+      expect(methods.map((m) => m.path)).toContain('/dkv.serverpb.DKVDiscovery/UpdateStatus');
+      const bytes = (b: Buffer) => b;
+      const statusOf = (path: string, type: string) =>
+        new Promise<number>((resolve) => {
+          const empty = Buffer.alloc(0);
+          const onStatus = (call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>) => {
+            call.on('status', (status: grpc.StatusObject) => resolve(status.code));
+            call.on('data', () => call.cancel());
+            call.on('error', () => undefined);
+          };
+          if (type === 'unary') client.makeUnaryRequest(path, bytes, bytes, empty, (error) => resolve(error?.code ?? grpc.status.OK));
+          else if (type === 'serverStream') onStatus(client.makeServerStreamRequest(path, bytes, bytes, empty));
+          else if (type === 'clientStream') {
+            const call = client.makeClientStreamRequest(path, bytes, bytes, (error) => resolve(error?.code ?? grpc.status.OK));
+            call.write(empty);
+            call.end();
+          } else {
+            const call = client.makeBidiStreamRequest(path, bytes, bytes);
+            onStatus(call);
+            call.write(empty);
+          }
+        });
+      const open: string[] = [];
+      for (const { path, type } of methods.filter((m) => !DISCOVERY.test(m.path))) {
+        const code = await statusOf(path, type);
+        if (code !== grpc.status.UNAUTHENTICATED) open.push(`${path} (${type}): ${grpc.status[code]}`);
+      }
+      expect(open, 'gRPC methods served without a token although tokens are configured').toEqual([]);
+    } finally {
+      client.close();
+      await running.stop();
+    }
+  });
+});
