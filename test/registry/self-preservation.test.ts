@@ -149,6 +149,15 @@ describe('self-preservation: when it engages', () => {
     expect(on.guard.evaluate(nodes('s', 10, on.start), now + 1).size).toBe(0);
   });
 
+  it('stays engaged through a reload that keeps it enabled', () => {
+    const { guard, start } = judge();
+    const now = start + LEASE_MS + 1;
+    expect(guard.evaluate(nodes('s', 10, start), now).size).toBe(10);
+    guard.reconfigure({ ...DEFAULTS, minNodes: 2 }, LEASE_MS);
+    expect(guard.isActive).toBe(true);
+    expect(guard.evaluate(nodes('s', 10, start), now + 1).size).toBe(10);
+  });
+
   it('applies a reloaded lease and fraction to the next judgement', () => {
     const { guard, start } = judge();
     // Six of ten silent for 6 s: with a 10 s lease nobody's lease ran out; with a 5 s lease it did.

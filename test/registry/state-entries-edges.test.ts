@@ -1,0 +1,36 @@
+/**
+ * State file entries at the edges of their checks (found by mutation testing, test/MUTATION.md):
+ * a port that disagrees with the address, entries that are no objects, ids at the 64-character cut.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkNodes, checkPorts } from '../../src/registry/state-entries.js';
+
+const GOOD = { id: 'good', address: '10.0.0.1:9000', host: '10.0.0.1', port: 9000, database: 'default', shard: 'shard0', role: 'master', status: 'active', epoch: 1, labels: {}, firstSeenMs: 1_000 };
+
+describe('state file entries at the edges', () => {
+  it('drops a node whose port alone disagrees with its address', () => {
+    const { nodes, dropped } = checkNodes([{ ...GOOD, port: 9001 }]);
+    expect(nodes).toEqual([]);
+    expect(dropped).toEqual([{ entry: 'nodes[0] id "good"', reason: 'nodes[0].host, nodes[0].port: disagree with nodes[0].address' }]);
+  });
+
+  it('names entries that are no objects by their place alone, null included', () => {
+    const { dropped } = checkNodes([null, 7, 'text', GOOD]);
+    expect(dropped.map((d) => d.entry)).toEqual(['nodes[0]', 'nodes[1]', 'nodes[2]']);
+    const ports = checkPorts([null, ['a']]);
+    expect(ports.dropped.map((d) => d.entry)).toEqual(['ports[0]', 'ports[1]']);
+  });
+
+  it('quotes an id of 64 characters whole, and cuts a longer one', () => {
+    const at64 = 'a'.repeat(64);
+    const at65 = 'b'.repeat(65);
+    const { dropped } = checkNodes([{ ...GOOD, id: at64, port: 1 }, { ...GOOD, id: at65, port: 1 }]);
+    expect(dropped.map((d) => d.entry)).toEqual([`nodes[0] id "${at64}"`, `nodes[1] id "${'b'.repeat(64)}…"`]);
+  });
+
+  it('keeps a dropped node’s reason to 300 characters', () => {
+    const { dropped } = checkNodes([{ ...GOOD, address: `${'h'.repeat(400)}.example.com:9000` }]);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.reason.length).toBeLessThanOrEqual(301);
+  });
+});
