@@ -104,6 +104,17 @@ describe('sweeps, restores and listeners', () => {
     expect(told).toBe(1);
   });
 
+  it('tells no one of a sweep that forgets nobody, a node kept by self-preservation included', () => {
+    const { r, clock } = registry();
+    r.record(heartbeat({ id: 'n' }));
+    let told = 0;
+    r.onChange(() => told++);
+    clock.advance(LEASE_MS + 20_000 + 1); // due
+    expect(r.sweep(new Set(['n']))).toEqual([]); // but kept
+    expect(told).toBe(0);
+    expect(r.get('n')).toBeDefined();
+  });
+
   it('forgets restored nodes a lease and the retention after the restore', () => {
     const { r: saved } = registry();
     saved.record(heartbeat({ id: 'n' }));

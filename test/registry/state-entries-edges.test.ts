@@ -28,6 +28,18 @@ describe('state file entries at the edges', () => {
     expect(dropped.map((d) => d.entry)).toEqual([`nodes[0] id "${at64}"`, `nodes[1] id "${'b'.repeat(64)}…"`]);
   });
 
+  it('names a dropped duplicate by its id', () => {
+    const { nodes, dropped } = checkNodes([GOOD, { ...GOOD, address: '10.0.0.2:9000', host: '10.0.0.2' }]);
+    expect(nodes.map((n) => n.address)).toEqual(['10.0.0.1:9000']);
+    expect(dropped).toEqual([{ entry: 'nodes[1] id "good"', reason: 'an earlier node has the same id' }]);
+  });
+
+  it('drops a DKV node whose id is not its node address, though its routing fields agree', () => {
+    const dkv = { ...GOOD, id: 'not-the-address', epoch: 0, dkv: { regionStatus: 'LEADER', timestamp: '42', httpAddress: '' } };
+    expect(checkNodes([dkv]).dropped).toEqual([{ entry: 'nodes[0] id "not-the-address"', reason: "nodes[0].dkv: disagrees with the node's fields" }]);
+    expect(checkNodes([{ ...dkv, id: GOOD.address }]).dropped).toEqual([]);
+  });
+
   it('keeps a dropped node’s reason to 300 characters', () => {
     const { dropped } = checkNodes([{ ...GOOD, address: `${'h'.repeat(400)}.example.com:9000` }]);
     expect(dropped).toHaveLength(1);

@@ -78,6 +78,30 @@ describe('loading a state file it cannot use', () => {
   });
 });
 
+describe('what the state file holds', () => {
+  it('writes every port assignment, held and released', () => {
+    const text = serializeState(
+      {
+        nodes: [],
+        ports: [
+          { group: 'ext', nodeId: 'a', port: 6001, advertisedHost: 'k.example.com', releasedAtMs: undefined },
+          { group: 'ext', nodeId: 'b', port: 6002, advertisedHost: 'k.example.com', releasedAtMs: 1_234 },
+        ],
+      },
+      Date.UTC(2026, 0, 1),
+    );
+    expect(JSON.parse(text)).toStrictEqual({
+      version: 1,
+      savedAt: '2026-01-01T00:00:00.000Z',
+      nodes: [],
+      ports: [
+        { group: 'ext', nodeId: 'a', port: 6001, advertisedHost: 'k.example.com' },
+        { group: 'ext', nodeId: 'b', port: 6002, advertisedHost: 'k.example.com', releasedAtMs: 1_234 },
+      ],
+    });
+  });
+});
+
 describe('the state saver', () => {
   let undo: (() => void) | undefined;
   afterEach(() => {
@@ -176,6 +200,22 @@ describe('restoring the state at start', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, msg: 'state file unusable; moved aside, starting without it', file, movedTo: `${file}.corrupt-2026-11-22T10-00-00-000Z` });
     expect(lines[0]!.reason).toMatch(/^is not JSON/);
+  });
+
+  it("gives the saver a logger of its own: a failed write is logged with component 'state' and the file", () => {
+    const dir = freshDir();
+    const file = path.join(dir, 'sub', 'state.json');
+    const lines: Array<Record<string, any>> = [];
+    const registry = newRegistry();
+    const { saver } = restoreState(file, registry, new FakeClock(), recorder(lines));
+    saver.start();
+    fs.rmSync(path.join(dir, 'sub'), { recursive: true });
+    registry.record(heartbeat({ id: 'a' }));
+    saver.flush();
+    saver.stop();
+    const failed = lines.find((l) => l.msg === 'state file not written; will retry');
+    expect(failed).toMatchObject({ level: 50, component: 'state', file });
+    expect(failed!.err.message).toMatch(/ENOENT/);
   });
 
   it('refuses to start when the folder cannot be written, naming registry.stateFile', () => {
