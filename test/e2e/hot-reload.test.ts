@@ -91,6 +91,51 @@ describe('reconcile', () => {
     expect(config.xds.streamRequestBurst).toBe(running.xds.streamRequestBurst);
   });
 
+  // Every key bound at start (README, Hot reload), changed alone: named, and the running value kept.
+  const RESTART_ONLY: Array<[string, Record<string, unknown>, (c: Config) => unknown]> = [
+    ['http', { http: { listen: '127.0.0.1:1' } }, (c) => c.http],
+    ['grpc', { grpc: { listen: '127.0.0.1:2' } }, (c) => c.grpc],
+    ['registry.stateFile', { registry: { stateFile: '/tmp/shardvoy-state.json' } }, (c) => c.registry.stateFile],
+    ['registry.remote', { registry: { remote: ['10.0.0.1:8082'] } }, (c) => c.registry.remote],
+    ['registry.pollIntervalSeconds', { registry: { pollIntervalSeconds: 9 } }, (c) => c.registry.pollIntervalSeconds],
+    ['xds.maxConnectionAgeSeconds', { xds: { maxConnectionAgeSeconds: 60 } }, (c) => c.xds.maxConnectionAgeSeconds],
+    ['xds.maxConnectionAgeGraceSeconds', { xds: { maxConnectionAgeGraceSeconds: 5 } }, (c) => c.xds.maxConnectionAgeGraceSeconds],
+    ['xds.streamRequestsPerSecond', { xds: { streamRequestsPerSecond: 10 } }, (c) => c.xds.streamRequestsPerSecond],
+    ['xds.streamRequestBurst', { xds: { streamRequestBurst: 20 } }, (c) => c.xds.streamRequestBurst],
+    ['xds.maxRequestBytes', { xds: { maxRequestBytes: 4096 } }, (c) => c.xds.maxRequestBytes],
+    ['xds.controlPlaneId', { xds: { controlPlaneId: 'cp-2' } }, (c) => c.xds.controlPlaneId],
+  ];
+  it.each(RESTART_ONLY)('keeps the running %s and names it', (key, change, get) => {
+    const running = parseConfig(base);
+    const next = parseConfig({ ...base, ...change });
+    expect(get(next), 'the test changes the key').not.toEqual(get(running));
+    const { config, needsRestart } = reconcile(running, next);
+    expect(needsRestart).toEqual([key]);
+    expect(get(config)).toEqual(get(running));
+  });
+
+  // Every other key applies at once, named by nobody.
+  const RELOADED: Array<[string, Record<string, unknown>, (c: Config) => unknown]> = [
+    ['registry.leaseSeconds', { registry: { leaseSeconds: 3 } }, (c) => c.registry.leaseSeconds],
+    ['registry.expiredRetentionSeconds', { registry: { expiredRetentionSeconds: 7 } }, (c) => c.registry.expiredRetentionSeconds],
+    ['registry.portReuseSeconds', { registry: { portReuseSeconds: 11 } }, (c) => c.registry.portReuseSeconds],
+    ['registry.maxNodes', { registry: { maxNodes: 5 } }, (c) => c.registry.maxNodes],
+    ['registry.selfPreservation', { registry: { selfPreservation: { enabled: false } } }, (c) => c.registry.selfPreservation],
+    ['xds.debounceMs', { xds: { debounceMs: 1 } }, (c) => c.xds.debounceMs],
+    ['xds.maxDelayMs', { xds: { maxDelayMs: 500 } }, (c) => c.xds.maxDelayMs],
+    ['xds.fencedConnectionCloseSeconds', { xds: { fencedConnectionCloseSeconds: 0 } }, (c) => c.xds.fencedConnectionCloseSeconds],
+    ['auth', { auth: { adminToken: 'secret' } }, (c) => c.auth],
+    ['groups', { groups: [{ name: 'h', shards: [{ name: 's1', listen: '0.0.0.0:11000', clusters: ['s1-masters'] }] }] }, (c) => c.groups],
+  ];
+  it.each(RELOADED)('applies a new %s at once', (_key, change, get) => {
+    const running = parseConfig(base);
+    const next = parseConfig({ ...base, ...change });
+    expect(get(next), 'the test changes the key').not.toEqual(get(running));
+    const { config, needsRestart } = reconcile(running, next);
+    expect(needsRestart).toEqual([]);
+    expect(get(config)).toEqual(get(next));
+  });
+
   it('applies a new xds.nackRetryMaxSeconds at once', () => {
     const { config, needsRestart } = reconcile(parseConfig(base), parseConfig({ ...base, xds: { nackRetryMaxSeconds: 30 } }));
     expect([config.xds.nackRetryMaxSeconds, needsRestart]).toEqual([30, []]);
