@@ -12,6 +12,7 @@ import { parseHostPort } from '../util/host-port.js';
 import { parseDuration } from './duration.js';
 import { isAdvertisableHost, parseNodeListeners } from './node-listeners.js';
 import { readTls, resolveToken } from './secrets.js';
+import { readRegistryStore } from './etcd.js';
 import { convertDkvoy, isDkvoyDialect } from './dkvoy.js';
 import { ConfigError, closest, describeValue, formatKeyPath, type PathSegment } from './errors.js';
 import {
@@ -167,6 +168,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     readToken: file.auth?.readToken === undefined ? undefined : resolveToken(file.auth.readToken, ['auth', 'readToken'], fail),
   };
   const registry = {
+    ...readRegistryStore(file.registry, fail),
     leaseSeconds: file.registry?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     expiredRetentionSeconds: file.registry?.expiredRetentionSeconds ?? DEFAULT_EXPIRED_RETENTION_SECONDS,
     portReuseSeconds: file.registry?.portReuseSeconds ?? DEFAULT_PORT_REUSE_SECONDS,

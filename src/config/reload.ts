@@ -1,7 +1,7 @@
 /**
  * Hot reload: which parts of a new configuration can be applied to a running instance. Groups,
  * shards, clusters, node listeners, leases, self-preservation, debounce and tokens apply at once
- * without dropping a stream; listen addresses, TLS, the state file, the followed servers and the
+ * without dropping a stream; listen addresses, TLS, the store (etcd), the state file, the followed servers and the
  * xDS connection settings are bound at start, so a change there keeps the running value and is
  * reported as needing a restart.
  */
@@ -10,6 +10,8 @@ import type { Config } from './types.js';
 const RESTART_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['http', (c) => c.http],
   ['grpc', (c) => c.grpc],
+  ['registry.store', (c) => c.registry.store],
+  ['registry.etcd', (c) => c.registry.etcd],
   ['registry.stateFile', (c) => c.registry.stateFile],
   ['registry.remote', (c) => c.registry.remote],
   ['registry.pollIntervalSeconds', (c) => c.registry.pollIntervalSeconds],
@@ -36,6 +38,8 @@ export function reconcile(running: Config, next: Config): Reconciled {
     grpc: running.grpc,
     registry: Object.freeze({
       ...next.registry,
+      store: running.registry.store,
+      etcd: running.registry.etcd,
       stateFile: running.registry.stateFile,
       remote: running.registry.remote,
       pollIntervalSeconds: running.registry.pollIntervalSeconds,

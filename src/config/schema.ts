@@ -7,6 +7,7 @@
  * used instead of ajv's generic text when a pattern/length/range rule fails.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { RegistryStoreSchema } from './etcd.js';
 import type { ShardProtocol } from './types.js';
 
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:8082';
@@ -147,6 +148,7 @@ export const NativeConfigSchema = Type.Object(
           portReuseSeconds: Type.Optional(
             Type.Number({ minimum: 0, default: DEFAULT_PORT_REUSE_SECONDS, reason: 'must be a number of seconds, 0 or more' }),
           ),
+          ...RegistryStoreSchema,
           stateFile: Type.Optional(Type.String({ minLength: 1, reason: 'must be a file path' })),
           // Discovery servers to follow instead of the own registry: a list of host:port, or "local".
           remote: Type.Optional(

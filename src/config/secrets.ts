@@ -29,7 +29,7 @@ export function resolveToken(source: TokenSource, at: PathSegment[], fail: Fail,
   return token;
 }
 
-function readPem(file: string, at: PathSegment[], fail: Fail): string {
+export function readPem(file: string, at: PathSegment[], fail: Fail): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -55,6 +55,10 @@ export interface ClusterSettings {
 }
 
 export interface RegistryConfig {
+  /** Where the registry lives: this process (with stateFile) or etcd, shared by several instances (contract 14). */
+  readonly store: 'memory' | 'etcd';
+  /** Set when store is etcd. */
+  readonly etcd: EtcdConfig | undefined;
   readonly leaseSeconds: number;
   readonly expiredRetentionSeconds: number;
   /** A forgotten node's port goes to another node only this long after it was forgotten. */
@@ -79,6 +83,16 @@ export interface SelfPreservationConfig {
   readonly maxExpiredFraction: number;
   /** Below this many live nodes a fraction says nothing about the network: expiry never stops. */
   readonly minNodes: number;
+}
+
+/** registry.etcd, secrets and PEM contents read at start. Never logged. */
+export interface EtcdConfig {
+  /** host:port of etcd's client URLs. */
+  readonly endpoints: readonly string[];
+  /** Every key shardvoy writes starts with this, so several shardvoy clusters can share one etcd. */
+  readonly prefix: string;
+  readonly tls: { readonly cert: string | undefined; readonly key: string | undefined; readonly ca: string | undefined } | undefined;
+  readonly auth: { readonly username: string; readonly password: string } | undefined;
 }
 
 export interface TlsConfig {

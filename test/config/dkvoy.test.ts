@@ -26,6 +26,8 @@ describe('dkvoy dialect', () => {
       grpc: { listen: { host: '0.0.0.0', port: 7979 }, tls: undefined },
       auth: { heartbeatTokens: [], adminToken: undefined, readToken: undefined },
       registry: {
+        store: 'memory',
+        etcd: undefined,
         leaseSeconds: 10,
         expiredRetentionSeconds: 300,
         portReuseSeconds: 86_400,

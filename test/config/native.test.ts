@@ -22,6 +22,8 @@ describe('native dialect', () => {
       grpc: { listen: { host: '0.0.0.0', port: 7979 }, tls: undefined },
       auth: { heartbeatTokens: [], adminToken: undefined, readToken: undefined },
       registry: {
+        store: 'memory',
+        etcd: undefined,
         leaseSeconds: 10,
         expiredRetentionSeconds: 300,
         portReuseSeconds: 86_400,

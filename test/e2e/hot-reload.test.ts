@@ -114,6 +114,14 @@ describe('reconcile', () => {
     expect(get(config)).toEqual(get(running));
   });
 
+  it('keeps the running registry store and its etcd settings, and names what changed', () => {
+    const onEtcd = (endpoint: string) => parseConfig({ ...base, registry: { store: 'etcd', etcd: { endpoints: [endpoint] } } });
+    const toEtcd = reconcile(parseConfig(base), onEtcd('127.0.0.1:2379'));
+    expect([toEtcd.needsRestart, toEtcd.config.registry.store, toEtcd.config.registry.etcd]).toEqual([['registry.store', 'registry.etcd'], 'memory', undefined]);
+    const moved = reconcile(onEtcd('127.0.0.1:2379'), onEtcd('127.0.0.1:2479'));
+    expect([moved.needsRestart, moved.config.registry.etcd?.endpoints]).toEqual([['registry.etcd'], ['127.0.0.1:2379']]);
+  });
+
   // Every other key applies at once, named by nobody.
   const RELOADED: Array<[string, Record<string, unknown>, (c: Config) => unknown]> = [
     ['registry.leaseSeconds', { registry: { leaseSeconds: 3 } }, (c) => c.registry.leaseSeconds],
