@@ -13,6 +13,12 @@ export default function setup(project: TestProject): () => void {
   const version = execFileSync(envoyBin, ['--version'], { encoding: 'utf8' }).trim();
   console.log(`e2e: Envoy ${version}`);
   project.provide('envoyBin', envoyBin);
+  // ETCD_VERSION=3.6 (or ETCD_BIN) picks another etcd; etcd reads ETCD_* as its own flags, so not here.
+  const etcdBin = execFileSync(path.join(ROOT, 'scripts', 'peers', 'etcd.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const etcdEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ETCD_')));
+  const etcdVersion = execFileSync(etcdBin, ['--version'], { encoding: 'utf8', env: etcdEnv }).split('\n')[0]!.trim();
+  console.log(`e2e: ${etcdVersion} (${etcdBin})`);
+  project.provide('etcdBin', etcdBin);
   removeStaleNamespaces();
   return removeStaleNamespaces;
 }

@@ -209,5 +209,7 @@ export interface XdsState {
 declare module 'vitest' {
   export interface ProvidedContext {
     envoyBin: string;
+    /** scripts/peers/etcd.sh's etcd (test/support/etcd.ts). */
+    etcdBin: string;
   }
 }
