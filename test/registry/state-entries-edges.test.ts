@@ -1,6 +1,7 @@
 /**
  * State file entries at the edges of their checks (found by mutation testing, test/MUTATION.md):
- * a port that disagrees with the address, entries that are no objects, ids at the 64-character cut.
+ * a port that disagrees with the address, entries that are no objects, ids at the 64-character cut,
+ * reasons at the 300-character cut.
  */
 import { describe, expect, it } from 'vitest';
 import { checkNodes, checkPorts } from '../../src/registry/state-entries.js';
@@ -40,9 +41,14 @@ describe('state file entries at the edges', () => {
     expect(checkNodes([{ ...dkv, id: GOOD.address }]).dropped).toEqual([]);
   });
 
-  it('keeps a dropped node’s reason to 300 characters', () => {
-    const { dropped } = checkNodes([{ ...GOOD, address: `${'h'.repeat(400)}.example.com:9000` }]);
-    expect(dropped).toHaveLength(1);
-    expect(dropped[0]!.reason.length).toBeLessThanOrEqual(301);
+  it('keeps a dropped node’s reason to 300 characters: one of 300 whole, a longer one cut there and marked …', () => {
+    // A label name with a control character is quoted in the reason: 154 characters and the name.
+    const withBadLabel = (nameLength: number) => ({ ...GOOD, labels: { [`${'k'.repeat(nameLength - 1)}\u0001`]: 'v' } });
+    const [atLimit, overLimit] = checkNodes([withBadLabel(146), { ...withBadLabel(147), id: 'other' }]).dropped.map((d) => d.reason);
+    expect(atLimit).toMatch(/^nodes\[0\]\.labels: .*has a bad key "k{145}\u0001"$/);
+    expect(atLimit).toHaveLength(300);
+    // 301 characters: the closing quote is cut, and … says so.
+    expect(overLimit).toMatch(/^nodes\[1\]\.labels: .*has a bad key "k{146}\u0001…$/);
+    expect(overLimit).toHaveLength(301);
   });
 });
