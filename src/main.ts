@@ -15,6 +15,8 @@ import { MirrorRegistry } from './registry/mirror-registry.js';
 import { RemotePoller } from './sources/dkv/remote-poller.js';
 import { portPools } from './registry/ports.js';
 import { restoreState } from './registry/state-restore.js';
+import { createEtcdStore } from './registry/etcd/etcd-store.js';
+import type { EtcdRegistry } from './registry/etcd/etcd-registry.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import { buildApp, type App } from './sources/http/app.js';
 import { metadataTokenCheck } from './auth/tokens.js';
@@ -29,7 +31,7 @@ export interface Shardvoy {
   readonly config: Config;
   readonly http: HostPort;
   readonly grpc: HostPort;
-  readonly registry: MemoryRegistry | MirrorRegistry;
+  readonly registry: MemoryRegistry | MirrorRegistry | EtcdRegistry;
   /** Applies a new configuration without dropping streams; keys bound at start keep their value. */
   reload(next: Config): Reconciled;
   readonly cache: SnapshotCache;
@@ -52,28 +54,33 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
   let current = config;
   const clock = options.clock ?? systemClock;
   const following = config.registry.remote.length > 0;
-  const registry = following
-    ? new MirrorRegistry({ remote: config.registry.remote, clock, portPools: portPools(config), portReuseSeconds: config.registry.portReuseSeconds })
-    : new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
-  const state = config.registry.stateFile ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
+  const expiryGuard = new ExpiryGuard(config.registry.selfPreservation, config.registry.leaseSeconds * 1000, logger.child({ component: 'self-preservation' }));
+  // Several instances sharing one registry: its judge, not this watcher, expires nodes.
+  const shared = config.registry.store === 'etcd' ? createEtcdStore({ clock, logger, guard: expiryGuard, config: () => current }) : undefined;
+  const registry = shared
+    ? shared.registry
+    : following
+      ? new MirrorRegistry({ remote: config.registry.remote, clock, portPools: portPools(config), portReuseSeconds: config.registry.portReuseSeconds })
+      : new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
+  const state = config.registry.stateFile && !shared ? restoreState(config.registry.stateFile, registry, clock, logger) : undefined;
   const saver = state?.saver;
   // Warm-up: a start without state waits a lease for heartbeats (or, following other servers,
   // for their first view) before telling Envoy anything, so a restart never announces that
   // every node is gone.
   const publishFromMs = state?.loaded ? clock.now() : clock.now() + config.registry.warmupSeconds * 1000;
   let poller: RemotePoller | undefined;
-  const publishGate = (): boolean => (following ? state?.loaded === true || poller?.hasView === true : clock.now() >= publishFromMs);
+  const publishGate = (): boolean =>
+    shared ? shared.publishGate() : following ? state?.loaded === true || poller?.hasView === true : clock.now() >= publishFromMs;
   if (!publishGate()) {
     logger.info(
       following ? { remote: config.registry.remote } : { warmupSeconds: config.registry.warmupSeconds },
       following ? 'waiting for the first view of the followed discovery servers before answering xDS' : 'warming up: xDS answers wait until the registry has heard from its nodes',
     );
   }
-  const expiryGuard = new ExpiryGuard(config.registry.selfPreservation, config.registry.leaseSeconds * 1000, logger.child({ component: 'self-preservation' }));
   const cache = new SnapshotCache();
   const watcher = new Watcher({
-    // A follower's nodes never expire locally: the followed server judges liveness.
-    ...(following ? {} : { expiryGuard }),
+    // A follower's nodes never expire locally: the followed server judges liveness (or the etcd store's judge).
+    ...(following || shared ? {} : { expiryGuard }),
     publishGate,
     config,
     registry,
@@ -125,11 +132,21 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     routingView: () => watcher.routingView(),
     xdsClients: () => xds.clients(),
     readiness: () => {
+      const trouble = shared?.trouble();
+      if (trouble) return { ready: false, reason: trouble };
       if (watcher.isWarm()) return { ready: true };
+      if (shared) return { ready: false, reason: 'reading the registry from etcd (or warming up an empty one) before answering xDS' };
       if (following) return { ready: false, reason: `no view yet from the followed discovery servers ${config.registry.remote.join(', ')}` };
       return { ready: false, reason: `warming up: xDS answers start at ${new Date(publishFromMs).toISOString()} (registry.warmupSeconds)` };
     },
-    resumeExpiry: () => watcher.resumeExpiry(),
+    resumeExpiry: shared
+      ? async () => {
+          // The judge may run elsewhere: it hears the request through etcd.
+          const wasPreserving = shared.registry.judgeStatus()?.preserving ?? false;
+          await shared.registry.requestResume();
+          return wasPreserving;
+        }
+      : () => watcher.resumeExpiry(),
     metrics: observers.metrics,
     events: observers.events,
     onHeartbeat: observers.metrics.heartbeat,
@@ -162,6 +179,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
     poller.start();
   }
   const grpcAddress = await xds.listen(config.grpc.listen);
+  shared?.start(xds.identifier);
   logger.info({ service: 'grpc', address: formatHostPort(grpcAddress) }, `listening for xDS on ${formatHostPort(grpcAddress)}`);
   await app.listen({ host: config.http.listen.host, port: config.http.listen.port });
   const bound = app.server.address();
@@ -187,7 +205,8 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
       current = reconciled.config;
       // Envoys of a group that is gone are told so, as at connect time, and go elsewhere.
       xds.closeGroups(removed);
-      if (registry instanceof MirrorRegistry) registry.reconfigure(portPools(current), current.registry.portReuseSeconds);
+      if (shared) shared.reconfigure(current);
+      else if (registry instanceof MirrorRegistry) registry.reconfigure(portPools(current), current.registry.portReuseSeconds);
       else registry.reconfigure({ ...current.registry, portPools: portPools(current) });
       expiryGuard.reconfigure(current.registry.selfPreservation, current.registry.leaseSeconds * 1000);
       watcher.reconfigure(current);
@@ -207,6 +226,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
         watcher.stop();
         observers.stop();
         saver?.stop();
+        await shared?.stop();
         logger.info('stopped');
       })()),
   };

@@ -51,6 +51,11 @@ export interface NodeRecord extends Heartbeat {
   readonly lastHeartbeatMs: number;
   /** Set by an operator, kept across heartbeats and restarts until lifted. */
   readonly maintenance?: Maintenance | undefined;
+  /**
+   * The verdict of a judge elsewhere (the etcd store's elected instance), which then replaces
+   * the lease arithmetic on this host's clock; undefined in a store that judges by itself.
+   */
+  readonly expired?: boolean | undefined;
 }
 
 /**

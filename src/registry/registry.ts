@@ -19,6 +19,13 @@ export interface RegistryState {
   readonly ports: readonly PortAssignment[];
 }
 
+/**
+ * Writes answer once the change is stored: at once in memory, after etcd's commit in the etcd
+ * store. Callers always await; the memory store answering synchronously keeps its tests and the
+ * follower's mirror simple.
+ */
+export type Stored<T> = T | Promise<T>;
+
 export interface NodeRegistry {
   readonly leaseMs: number;
   /** Per-node ports of the groups with node listeners. */
@@ -27,14 +34,14 @@ export interface NodeRegistry {
    * Applies a validated heartbeat, stamped with the server's clock. A new node beyond maxNodes
    * first takes the place of expired ones (forgotten); with none to take, RegistryFullError.
    */
-  record(heartbeat: Heartbeat): RecordOutcome;
+  record(heartbeat: Heartbeat): Stored<RecordOutcome>;
   /**
    * Puts a known node in maintenance (or, with undefined, takes it out): it reaches Envoy as
    * DRAINING until then. Returns the node as it now is, or undefined if there is no such node.
    */
-  setMaintenance(id: string, maintenance: Maintenance | undefined): NodeRecord | undefined;
+  setMaintenance(id: string, maintenance: Maintenance | undefined): Stored<NodeRecord | undefined>;
   /** Forgets a node at once (operator action). Returns what was forgotten. */
-  forget(id: string): NodeRecord | undefined;
+  forget(id: string): Stored<NodeRecord | undefined>;
   get(id: string): NodeRecord | undefined;
   /** Every stored node, live or expired, ordered by id. */
   list(): readonly NodeRecord[];
@@ -58,6 +65,17 @@ export interface NodeRegistry {
   restore(state: RegistryState): DroppedPort[];
   /** Called after any change that may alter routing or the stored set. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+}
+
+/** The store cannot take writes now (etcd unreachable): nothing was stored; the sender retries. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    reason: string,
+    /** When to try again. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`the registry store is unavailable: ${reason}`);
+  }
 }
 
 /** A new node beyond registry.maxNodes: refused, and nothing stored. */

@@ -20,7 +20,7 @@ import {
 } from './protos.js';
 import type { HeartbeatOutcome } from '../heartbeat-outcome.js';
 import { dkvToHeartbeat, nodeIdOf, regionStatusOf } from './to-heartbeat.js';
-import { RegistryFullError } from '../../registry/registry.js';
+import { RegistryFullError, StoreUnavailableError } from '../../registry/registry.js';
 import { RepeatLimiter, truncateForLog } from '../../util/log-limits.js';
 
 /** Returns why the call is refused (answered UNAUTHENTICATED with this message), or undefined to let it through. */
@@ -111,10 +111,10 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
   const warnings = new RepeatLimiter();
   const announce = (outcome: HeartbeatOutcome) => deps.onHeartbeat?.(outcome);
 
-  const updateStatus = (
+  const updateStatus = async (
     call: grpc.ServerUnaryCall<UpdateStatusRequestMessage, StatusMessage>,
     callback: grpc.sendUnaryData<StatusMessage>,
-  ): void => {
+  ): Promise<void> => {
     const refused = refuse(deps.authorize, call.metadata);
     if (refused) {
       logger.warn({ peer: call.getPeer(), reason: refused.details }, 'DKV UpdateStatus refused: not authenticated');
@@ -132,9 +132,11 @@ export function dkvDiscoveryService(deps: DkvDiscoveryDeps): DkvDiscoveryService
     }
     let outcome;
     try {
-      outcome = registry.record(result.heartbeat);
+      outcome = await registry.record(result.heartbeat);
     } catch (error) {
-      if (error instanceof RegistryFullError) {
+      if (error instanceof StoreUnavailableError) {
+        warnings.log(logger, 'warn', 'store-unavailable', { reason: error.message }, 'DKV UpdateStatus refused: registry store unavailable');
+      } else if (error instanceof RegistryFullError) {
         // Junk ids can be sent at any rate: one line per 10 s, counting the others (issue 11).
         warnings.log(logger, 'warn', 'registry-full', { maxNodes: error.maxNodes, node: truncateForLog(result.heartbeat.id) }, 'DKV UpdateStatus refused: registry full');
       } else {

@@ -5,6 +5,8 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
+import { StoreUnavailableError } from '../../registry/registry.js';
+import { RepeatLimiter } from '../../util/log-limits.js';
 import { outcomeOfStatus, sourceOfUserAgent } from '../heartbeat-outcome.js';
 import { decodeBody } from './body-decoding.js';
 import type { HttpDeps } from './deps.js';
@@ -63,7 +65,13 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
 
   // The API speaks JSON only: a text/plain body is refused (415) instead of failing the schema.
   app.removeContentTypeParser('text/plain');
+  const warnings = new RepeatLimiter();
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof StoreUnavailableError) {
+      // etcd unreachable: nothing was stored, say when to try again (contract 14, fail-static).
+      warnings.log(request.log, 'warn', 'store-unavailable', { reason: error.message }, 'write refused: registry store unavailable');
+      return reply.status(503).header('retry-after', String(error.retryAfterSeconds)).send({ statusCode: 503, error: 'Service Unavailable', message: `registry: ${error.message}` });
+    }
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (statusCode >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
     reply.status(statusCode).send({ statusCode, error: httpErrorName(statusCode), message: clientMessage(error, statusCode) });

@@ -18,7 +18,7 @@ export interface HttpDeps {
   readonly xdsClients: () => StreamStatus[];
   readonly readiness: () => { ready: true } | { ready: false; reason: string };
   /** Ends self-preservation now; true if it was on. */
-  readonly resumeExpiry: () => boolean;
+  readonly resumeExpiry: () => boolean | Promise<boolean>;
   /** GET /metrics: the Prometheus text and its content type. */
   readonly metrics: { text(): Promise<string>; readonly contentType: string };
   /** GET /v1/events and its stream. */

@@ -22,7 +22,7 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
     const heartbeat = toHeartbeat(request.body, { epoch: text === undefined ? undefined : topLevelValueText(text, 'epoch') });
     let outcome;
     try {
-      outcome = deps.registry.record(heartbeat);
+      outcome = await deps.registry.record(heartbeat);
     } catch (error) {
       if (error instanceof FollowingError) {
         return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });

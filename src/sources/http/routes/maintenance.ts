@@ -34,7 +34,7 @@ export const maintenanceRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
     try {
       // The same reason again keeps the original start.
       const sinceMs = current.maintenance?.reason === reason ? current.maintenance.sinceMs : deps.clock.now();
-      node = deps.registry.setMaintenance(id, { reason, sinceMs });
+      node = await deps.registry.setMaintenance(id, { reason, sinceMs });
     } catch (error) {
       return reply.status(409).send(following(error));
     }
@@ -49,7 +49,7 @@ export const maintenanceRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
     if (!current) return reply.status(404).send(notFound(id));
     if (current.maintenance) {
       try {
-        deps.registry.setMaintenance(id, undefined);
+        await deps.registry.setMaintenance(id, undefined);
       } catch (error) {
         return reply.status(409).send(following(error));
       }

@@ -37,7 +37,7 @@ export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) =
   app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: admin }, async (request, reply) => {
     let node;
     try {
-      node = deps.registry.forget(request.params.id);
+      node = await deps.registry.forget(request.params.id);
     } catch (error) {
       if (!(error instanceof FollowingError)) throw error;
       return reply.status(409).send({ statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` });
