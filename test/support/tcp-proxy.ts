@@ -63,6 +63,15 @@ export class TcpProxy {
     for (const pair of this.pairs) this.forward(pair);
   }
 
+  /** Drops every connection held, as a reset would; new connections are accepted as before. */
+  reset(): void {
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream?.destroy();
+    }
+    this.pairs.clear();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const pair of this.pairs) {

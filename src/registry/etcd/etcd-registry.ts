@@ -63,7 +63,7 @@ function parseJudgeStatus(value: Buffer): JudgeStatus | undefined {
 }
 
 /** Attempts of one write before its caller is told to retry (the others kept winning races). */
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 16;
 
 export class EtcdRegistry implements NodeRegistry, MirrorSink {
   readonly leaseMs: number;
@@ -83,6 +83,8 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   private readonly portOfNode = new Map<string, Map<string, PortAssignment>>();
   /** Renewals heard here, for /v1/nodes' lastHeartbeat (they are not written to etcd). */
   private readonly lastHeard = new Map<string, number>();
+  /** Ports this instance's writes in flight are claiming: its concurrent new nodes claim different ones. */
+  private readonly claiming = new Set<string>();
   /** One write per node at a time from this instance. */
   private readonly writing = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<() => void>();
@@ -330,7 +332,9 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   /** Asks the judge, wherever it runs, to end self-preservation. */
   async requestResume(): Promise<void> {
     this.writable();
-    await this.options.client.kv.put({ key: this.keys.resume, value: Buffer.from(String(Date.now())) }, { deadline: this.deadline() });
+    await this.options.client.kv.put({ key: this.keys.resume, value: Buffer.from(String(Date.now())) }, { deadline: this.deadline() }).catch((error: Error) => {
+      throw this.unavailable(error);
+    });
   }
 
   /**
@@ -354,7 +358,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       const unchanged = stored && !stored.doc.expired && sameStored(stored.doc.node, heartbeat) && plan.ops.length === 0;
       if (unchanged && this.alive.has(heartbeat.id)) {
         const ttl = await this.leases.renew(stored.doc.lease).catch((error: Error) => {
-          throw new StoreUnavailableError(error.message, 1);
+          throw this.unavailable(error);
         });
         if (ttl > 0) {
           this.lastHeard.set(heartbeat.id, this.options.clock.now());
@@ -363,7 +367,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       }
       const evictions = stored ? [] : this.makeRoom();
       const lease = await this.leases.grant().catch((error: Error) => {
-        throw new StoreUnavailableError(error.message, 1);
+        throw this.unavailable(error);
       });
       const doc: NodeDoc = {
         node: {
@@ -375,19 +379,25 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
         expired: false,
       };
       const compares = [stored ? this.unchanged(heartbeat.id, stored) : this.absent(heartbeat.id), ...plan.compares, ...evictions.flatMap((e) => e.compares)];
+      for (const claim of plan.claims) this.claiming.add(claim);
       const ops: IRequestOp[] = [
         { request_put: { key: this.keys.node(heartbeat.id), value: encodeNodeDoc(doc) } },
         { request_put: { key: this.keys.alive(heartbeat.id), value: Buffer.alloc(0), lease } },
         ...plan.ops,
         ...evictions.flatMap((e) => e.ops),
       ];
-      if (await this.commit(compares, ops)) {
+      const applied = await this.commit(compares, ops).finally(() => {
+        for (const claim of plan.claims) this.claiming.delete(claim);
+      });
+      if (applied) {
         if (stored) this.leases.revoke(stored.doc.lease);
         this.lastHeard.set(heartbeat.id, this.options.clock.now());
         const routingChanged = !stored || stored.doc.expired || !sameRouting(stored.doc.node, heartbeat) || plan.ops.length > 0;
         return { node: this.get(heartbeat.id)!, routingChanged, portsExhausted: plan.exhausted };
       }
       this.leases.revoke(lease);
+      // Another instance won the race: try again once the copy shows its write, a little apart from the other losers.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
     }
     throw this.contended(heartbeat.id);
   }
@@ -410,7 +420,8 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
    * in (taken only if still free when the transaction runs), its own held port back, and its
    * ports in groups of another database released.
    */
-  private planPorts(heartbeat: Heartbeat): { compares: ICompare[]; ops: IRequestOp[]; exhausted: string[] } {
+  private planPorts(heartbeat: Heartbeat): { compares: ICompare[]; ops: IRequestOp[]; exhausted: string[]; claims: string[] } {
+    const claims: string[] = [];
     const compares: ICompare[] = [];
     const ops: IRequestOp[] = [];
     const exhausted: string[] = [];
@@ -438,16 +449,18 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
         continue;
       }
       const key = this.keys.port(pool.group, free.port);
+      claims.push(`${pool.group}/${free.port}`);
       compares.push(free.held ? this.modIs(key, free.held.modRevision) : { key, target: 'Create', result: 'Equal', create_revision: 0 });
       ops.push(this.putPort(pool.group, free.port, { nodeId: heartbeat.id, advertisedHost: free.advertisedHost, releasedAtMs: undefined }));
     }
-    return { compares, ops, exhausted };
+    return { compares, ops, exhausted, claims };
   }
 
   private lowestFree(pool: PortPool, now: number): { port: number; advertisedHost: string; held: StoredPort | undefined } | undefined {
     const held = this.portKeys.get(pool.group);
     for (const frontEnd of pool.frontEnds) {
       for (let port = frontEnd.firstPort; port <= frontEnd.lastPort; port++) {
+        if (this.claiming.has(`${pool.group}/${port}`)) continue;
         const holder = held?.get(port);
         // A forgotten node's port goes to another only after the reuse period (ports.ts).
         const reusable = holder && holder.assignment.releasedAtMs !== undefined && now - holder.assignment.releasedAtMs >= this.reuseMs;
@@ -506,12 +519,17 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     try {
       response = await this.options.client.kv.txn({ compare, success, failure: [] }, { deadline: this.deadline() });
     } catch (error) {
-      throw new StoreUnavailableError((error as Error).message, 1);
+      throw this.unavailable(error as Error);
     }
     await this.mirror.caughtUp(Number(response.header.revision)).catch((error: Error) => {
-      throw new StoreUnavailableError(error.message, 1);
+      throw this.unavailable(error);
     });
     return response.succeeded;
+  }
+
+  private unavailable(error: Error): StoreUnavailableError {
+    this.mirror.reportFailure(error.message);
+    return new StoreUnavailableError(error.message, 1);
   }
 
   private writable(): void {

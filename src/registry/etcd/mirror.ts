@@ -82,6 +82,13 @@ export class EtcdMirror {
     return this.connected ? undefined : this.problem;
   }
 
+  /** A request to etcd failed (a write, a lease): the copy is suspect until a periodic read succeeds again. */
+  reportFailure(reason: string): void {
+    if (this.stopped) return;
+    this.unreachable = true;
+    this.markTrouble(`etcd not reachable: ${reason}`);
+  }
+
   /** Resolves once the copy holds every change up to `revision` (read your own writes). */
   caughtUp(revision: number, timeoutMs = this.options.requestTimeoutMs ?? 5000): Promise<void> {
     if (this.revision >= revision || this.stopped) return Promise.resolve();
