@@ -108,6 +108,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
   });
   const observers = startObservers({
     config: () => current,
+    ...(shared ? { store: () => shared.status() } : {}),
     registry,
     watcher,
     clock,

@@ -26,6 +26,8 @@ export interface MetricsDeps {
   readonly xdsClients: () => readonly StreamStatus[];
   /** Default process and event-loop metrics (off in tests that build many instances). */
   readonly defaultMetrics?: boolean;
+  /** Whether self-preservation holds, when another stage than the watcher decides it (the etcd store's judge). */
+  readonly preserving?: () => boolean;
 }
 
 interface Sent {
@@ -97,7 +99,7 @@ export class Metrics implements XdsObserver {
         this.set(fenced);
       },
     });
-    const preserving = () => this.preserving;
+    const preserving = deps.preserving ?? (() => this.preserving);
     new Gauge({
       name: 'shardvoy_self_preservation_engaged',
       help: '1 while self-preservation holds expiry, else 0.',

@@ -12,6 +12,7 @@ import type { StreamStatus } from '../xds/stream-base.js';
 import { DEFAULT_EVENTS_RETAIN } from '../config/schema.js';
 import { EventLog } from './event-log.js';
 import { Metrics } from './metrics.js';
+import { registerStoreMetrics, type StoreStatus } from './store-metrics.js';
 import { RoutingEvents } from './routing-events.js';
 import { XdsEvents } from './xds-events.js';
 
@@ -22,6 +23,8 @@ export interface ObserversDeps {
   readonly clock: Clock;
   readonly xdsClients: () => readonly StreamStatus[];
   readonly defaultMetrics?: boolean;
+  /** A shared registry store's state (etcd), when there is one. */
+  readonly store?: () => StoreStatus & { readonly preserving: boolean };
 }
 
 export interface Observers {
@@ -41,7 +44,10 @@ export function startObservers(deps: ObserversDeps): Observers {
     routingView: () => deps.watcher.routingView(),
     xdsClients: deps.xdsClients,
     ...(deps.defaultMetrics === undefined ? {} : { defaultMetrics: deps.defaultMetrics }),
+    // With a shared store, the judge (maybe another instance) holds self-preservation.
+    ...(deps.store ? { preserving: () => deps.store!().preserving } : {}),
   });
+  if (deps.store) registerStoreMetrics(metrics.registry, deps.store, () => deps.clock.now());
   const routing = new RoutingEvents({
     log: events,
     shardMembers: (database, shard) => deps.registry.shardMembers(database, shard),

@@ -155,6 +155,9 @@ describe('registry.store: etcd', () => {
     const [first, second] = [all[0]!, all[1]!];
     const judgeOf = async () => (await eventually(async () => { const s = (first.shardvoy.registry as any).judgeStatus(); expect(s).toBeDefined(); return s; })).judge as string;
     const judge = await judgeOf();
+    // One judge for the cluster, as each instance's metrics say.
+    const judges = await Promise.all(all.map(async (one) => Number(/^shardvoy_registry_judge (\d)$/m.exec(await (await fetch(`${one.baseUrl}/metrics`)).text())?.[1])));
+    expect(judges.sort()).toEqual([0, 1]);
     const [judging, other] = judge === 'sv-0' || judge.startsWith('sv-0') ? [first, second] : [second, first];
     expect((await post(other, node('gone'))).status).toBe(200);
     const silentFrom = Date.now();
@@ -220,6 +223,9 @@ describe('registry.store: etcd', () => {
       const ready = await fetch(`${cut.baseUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toContain('etcd');
+      const metrics = await (await fetch(`${cut.baseUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^shardvoy_registry_store_reachable 0$/m);
+      expect(Number(/^shardvoy_registry_store_unreachable_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
       // Its last snapshot stays: the master routed as before, same version.
       const during = await cut.getJson('/clusters');
       expect([during.version, during.clusters[0].endpoints.map((e: { id: string; routed: boolean }) => [e.id, e.routed])]).toEqual([versionBefore, [['steady', true]]]);

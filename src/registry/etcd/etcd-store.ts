@@ -18,6 +18,8 @@ export interface EtcdStore {
   readonly judge: EtcdJudge;
   /** Open once the registry has been read from etcd and, if it was empty, a warm-up lease has passed. */
   publishGate(): boolean;
+  /** For the metrics: reachability, the revision read, the judge. */
+  status(): { unreachableSinceMs: number | undefined; revision: number; isJudge: boolean; preserving: boolean };
   /** Why this instance is not ready, if it is not. */
   trouble(): string | undefined;
   /** Starts reading etcd and campaigning to judge, as `instance` (this instance's control_plane.identifier). */
@@ -88,6 +90,12 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
     registry,
     judge,
     publishGate: () => registry.listed && (registry.listedNodes > 0 || options.clock.now() >= startedAt + config.registry.warmupSeconds * 1000),
+    status: () => ({
+      unreachableSinceMs: registry.trouble()?.sinceMs,
+      revision: registry.mirror.revision,
+      isJudge: judge.isJudge,
+      preserving: registry.judgeStatus()?.preserving ?? false,
+    }),
     trouble: () => {
       const trouble = registry.trouble();
       if (!trouble) return undefined;
