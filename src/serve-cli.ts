@@ -18,6 +18,8 @@ Usage:
   shardvoy demo  [--config FILE] [--nodes N] [--http HOST:PORT] [--grpc HOST:PORT] [--log-level LEVEL]
   shardvoy agent --server URL[,URL…] --id ID --address HOST:PORT --database DB --shard S --role master|replica [...]
                  (heartbeats for a node that cannot; see shardvoy agent --help)
+  shardvoy state import --config FILE [--merge] [--dry-run] STATEFILE
+                 (a memory store's state file into the etcd store; see shardvoy state --help)
   shardvoy --help | --version
 
 Environment: SHARDVOY_CONFIG, SHARDVOY_HTTP, SHARDVOY_GRPC, SHARDVOY_LOG_LEVEL stand for the flags.

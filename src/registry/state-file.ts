@@ -74,15 +74,26 @@ export function loadState(file: string, nowMs: number): LoadResult {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     return moveAside(file, nowMs, `cannot be read: ${(error as Error).message}`);
   }
+  const parsed = parseState(text);
+  return parsed.kind === 'loaded' ? parsed : moveAside(file, nowMs, parsed.reason);
+}
+
+export type ParsedState = { kind: 'loaded'; state: RegistryState; dropped: readonly DroppedEntry[] } | { kind: 'invalid'; reason: string };
+
+/**
+ * A state file's text, checked as loadState checks it (and as `shardvoy state import` does,
+ * which must not move the operator's file aside): invalid entries dropped, each with its reason.
+ */
+export function parseState(text: string): ParsedState {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return moveAside(file, nowMs, `is not JSON: ${(error as Error).message}`);
+    return { kind: 'invalid', reason: `is not JSON: ${(error as Error).message}` };
   }
   if (!validate(parsed)) {
     const first = validate.errors?.[0];
-    return moveAside(file, nowMs, `does not hold a shardvoy state: ${first?.instancePath || '(root)'} ${first?.message ?? ''}`.trim());
+    return { kind: 'invalid', reason: `does not hold a shardvoy state: ${first?.instancePath || '(root)'} ${first?.message ?? ''}`.trim() };
   }
   const nodes = checkNodes(parsed.nodes);
   const ports = checkPorts(parsed.ports);
