@@ -144,6 +144,9 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     this.portKeys.clear();
     this.portOfNode.clear();
     for (const kv of kvs) this.take(kv, false);
+    // A node listed without its alive key: its lease had ended when this copy was made.
+    const now = this.options.clock.now();
+    for (const id of this.docs.keys()) if (!this.alive.has(id) && !this.aliveEndedAt.has(id)) this.aliveEndedAt.set(id, now);
     if (!this.listed) this.listedNodes = this.docs.size;
     this.listed = true;
     for (const id of before) if (!this.docs.has(id)) this.view.forget(id);

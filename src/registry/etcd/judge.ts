@@ -128,8 +128,13 @@ export class EtcdJudge {
     const since = this.since;
     // Silent nodes as heard a lease before their lease ended, but never before judging began.
     const lastHeard = (id: string) => (alive.has(id) ? now : Math.max((aliveEndedAt.get(id) ?? since) - leaseMs, since));
-    const records: NodeRecord[] = [...docs].map(([id, { doc }]) => ({ ...doc.node, lastHeartbeatMs: lastHeard(id) }));
-    const preserved = guard.evaluate(records, now);
+    // Nodes whose lease ended and that are not expired yet: usually none, and then no one is judged.
+    const silent = [...aliveEndedAt.keys()].filter((id) => !alive.has(id) && docs.get(id)?.doc.expired === false);
+    let preserved: ReadonlySet<string> = NONE;
+    if (silent.length > 0 || guard.isActive) {
+      const records: NodeRecord[] = [...docs].map(([id, { doc }]) => ({ ...doc.node, lastHeartbeatMs: lastHeard(id) }));
+      preserved = guard.evaluate(records, now);
+    }
     const preservingChanged = preserved.size !== this.preservedIds.size;
     this.preservedIds = preserved;
     if (preservingChanged || now - this.lastTickMs >= (this.options.tickIntervalMs ?? 2000)) {
@@ -138,14 +143,14 @@ export class EtcdJudge {
     }
 
     const verdicts: Array<Promise<boolean>> = [];
+    for (const id of silent) {
+      const stored = docs.get(id)!;
+      if (!preserved.has(id) && now - lastHeard(id) > leaseMs) verdicts.push(registry.expire(id, stored, electionKey));
+    }
     const retentionMs = this.options.retentionMs();
-    for (const [id, stored] of docs) {
-      if (preserved.has(id)) continue;
-      if (!stored.doc.expired) {
-        if (!alive.has(id) && now - lastHeard(id) > leaseMs) verdicts.push(registry.expire(id, stored, electionKey));
-      } else if (now - Math.max(expiredSeenAt.get(id) ?? now, since) > retentionMs) {
-        verdicts.push(registry.forgetExpired(id, stored, electionKey));
-      }
+    for (const [id, seenAt] of expiredSeenAt) {
+      const stored = docs.get(id);
+      if (stored?.doc.expired && !preserved.has(id) && now - Math.max(seenAt, since) > retentionMs) verdicts.push(registry.forgetExpired(id, stored, electionKey));
     }
     const results = await Promise.allSettled(verdicts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
