@@ -241,6 +241,20 @@ describe('registry.store: etcd', () => {
     }
   }, 60_000);
 
+  it('routes nothing from a value no heartbeat could have written, and a heartbeat replaces it', async () => {
+    const { all, prefix } = await instances(2);
+    const forged = { node: { ...node('forged', { role: 'master', epoch: 1e300 }), host: '127.0.0.1', port: 9001, labels: {}, firstSeenMs: 1 }, lease: '1' };
+    await client.put(`${prefix}nodes/forged`).value(JSON.stringify(forged));
+    await client.put(`${prefix}nodes/junk`).value('not json');
+    expect((await post(all[0]!, node('honest', { role: 'master', epoch: 2, address: '127.0.0.1:9401' }))).status).toBe(200);
+    for (const one of all) {
+      await eventually(async () => expect((await endpointsOf(one, 's1-masters')).map((e) => [e.id, e.health])).toEqual([['honest', 'healthy']]));
+    }
+    // The id's own heartbeat overwrites what it cannot read, through either instance.
+    expect((await post(all[1]!, node('junk', { address: '127.0.0.1:9402' }))).status).toBe(200);
+    for (const one of all) await eventually(async () => expect((await endpointsOf(one, 's1-replicas')).map((e) => e.id)).toEqual(['junk']));
+  });
+
   it('rebuilds its copy from a fresh list when the watch cannot resume past a compaction', async () => {
     const proxy = await startTcpProxy(etcd.endpoints[0]!);
     proxies.push(proxy);

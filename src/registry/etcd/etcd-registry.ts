@@ -66,10 +66,10 @@ function parseJudgeStatus(value: Buffer): JudgeStatus | undefined {
 const MAX_ATTEMPTS = 16;
 
 export class EtcdRegistry implements NodeRegistry, MirrorSink {
-  readonly leaseMs: number;
+  leaseMs: number;
   readonly keys: EtcdKeys;
   readonly mirror: EtcdMirror;
-  private readonly leases: LeaseKeeper;
+  private leases: LeaseKeeper;
   /** The nodes in the shape the watcher reads; its own clock never expires anyone (leases: never). */
   private readonly view: MemoryRegistry;
   private readonly docs = new Map<string, StoredDoc>();
@@ -81,6 +81,9 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   /** group -> port -> holder, and group -> node -> holder. */
   private readonly portKeys = new Map<string, Map<number, StoredPort>>();
   private readonly portOfNode = new Map<string, Map<string, PortAssignment>>();
+  /** Keys this instance cannot read (not shardvoy's, or tampered with), by mod revision: a write replaces them, never races them forever. */
+  private readonly unreadableNodes = new Map<string, number>();
+  private readonly unreadablePorts = new Set<string>();
   /** Renewals heard here, for /v1/nodes' lastHeartbeat (they are not written to etcd). */
   private readonly lastHeard = new Map<string, number>();
   /** Ports this instance's writes in flight are claiming: its concurrent new nodes claim different ones. */
@@ -128,8 +131,15 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     this.leases.close();
   }
 
-  /** A reloaded configuration's pools and limits; what is stored stays. */
-  reconfigure(options: { portPools: readonly PortPool[]; portReuseSeconds: number; maxNodes: number }): void {
+  /** A reloaded configuration's pools, limits and lease (new leases get it); what is stored stays. */
+  reconfigure(options: { portPools: readonly PortPool[]; portReuseSeconds: number; maxNodes: number; leaseSeconds: number }): void {
+    const ttl = Math.max(1, Math.ceil(options.leaseSeconds));
+    if (ttl * 1000 !== this.leaseMs) {
+      const old = this.leases;
+      this.leases = new LeaseKeeper(this.options.client, ttl);
+      this.leaseMs = ttl * 1000;
+      old.close();
+    }
     this.pools = options.portPools;
     this.reuseMs = options.portReuseSeconds * 1000;
     this.maxNodes = options.maxNodes;
@@ -143,6 +153,8 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     this.alive.clear();
     this.portKeys.clear();
     this.portOfNode.clear();
+    this.unreadableNodes.clear();
+    this.unreadablePorts.clear();
     for (const kv of kvs) this.take(kv, false);
     // A node listed without its alive key: its lease had ended when this copy was made.
     const now = this.options.clock.now();
@@ -166,6 +178,8 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       if (typeof decoded === 'string') {
         this.warnings.log(this.options.logger, 'warn', 'etcd-bad-node', { key: change.key.toString().slice(0, 200), reason: decoded }, 'etcd node entry ignored');
       }
+      if (typeof decoded === 'string') this.unreadableNodes.set(key.id, change.modRevision);
+      else this.unreadableNodes.delete(key.id);
       if (decoded === undefined || typeof decoded === 'string') {
         this.docs.delete(key.id);
         this.expiredSeenAt.delete(key.id);
@@ -193,6 +207,9 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       const previous = held.get(key.port);
       if (previous) this.portOfNode.get(key.group)?.delete(previous.assignment.nodeId);
       const decoded = change.type === 'put' ? decodePortDoc(key.group, key.port, change.value) : undefined;
+      // An unreadable port key is never taken for free: its create-only claim could only fail.
+      if (typeof decoded === 'string') this.unreadablePorts.add(`${key.group}/${key.port}`);
+      else this.unreadablePorts.delete(`${key.group}/${key.port}`);
       if (decoded === undefined || typeof decoded === 'string') held.delete(key.port);
       else {
         held.set(key.port, { assignment: decoded, modRevision: change.modRevision });
@@ -463,7 +480,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     const held = this.portKeys.get(pool.group);
     for (const frontEnd of pool.frontEnds) {
       for (let port = frontEnd.firstPort; port <= frontEnd.lastPort; port++) {
-        if (this.claiming.has(`${pool.group}/${port}`)) continue;
+        if (this.claiming.has(`${pool.group}/${port}`) || this.unreadablePorts.has(`${pool.group}/${port}`)) continue;
         const holder = held?.get(port);
         // A forgotten node's port goes to another only after the reuse period (ports.ts).
         const reusable = holder && holder.assignment.releasedAtMs !== undefined && now - holder.assignment.releasedAtMs >= this.reuseMs;
@@ -508,7 +525,10 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     return this.modIs(this.keys.node(id), stored.modRevision);
   }
 
+  /** No node document, or one this instance could not read, as it was read. */
   private absent(id: string): ICompare {
+    const unreadable = this.unreadableNodes.get(id);
+    if (unreadable !== undefined) return this.modIs(this.keys.node(id), unreadable);
     return { key: this.keys.node(id), target: 'Create', result: 'Equal', create_revision: 0 };
   }
 

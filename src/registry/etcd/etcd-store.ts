@@ -109,7 +109,12 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
       judge.start();
     },
     reconfigure: (next) =>
-      registry.reconfigure({ portPools: portPools(next), portReuseSeconds: next.registry.portReuseSeconds, maxNodes: next.registry.maxNodes }),
+      registry.reconfigure({
+        portPools: portPools(next),
+        portReuseSeconds: next.registry.portReuseSeconds,
+        maxNodes: next.registry.maxNodes,
+        leaseSeconds: next.registry.leaseSeconds,
+      }),
     stop: async () => {
       await judge.stop();
       await registry.stop();
