@@ -2,7 +2,7 @@
  * `npm run bench`: runs the scenarios of issue 7 in sequence, prints every figure as it goes, and
  * rewrites bench/RESULTS.md with the command, the date, the machine and one table per scenario.
  *
- *   npx tsx bench/run.ts [--quick] [--only ingest,fanout,memory,scale,storm,envoys] [--out FILE]
+ *   npx tsx bench/run.ts [--quick] [--only ingest,fanout,memory,scale,storm,envoys,etcd-ingest] [--out FILE]
  *
  * Servers and load generators are child processes driven over IPC (bench/lib/ipc.ts); each
  * scenario has a time bound, and every child is stopped when its scenario ends, however it ends.
@@ -23,9 +23,10 @@ import { memory } from './scenarios/memory.js';
 import { scale } from './scenarios/scale.js';
 import type { Scenario, ScenarioId, SectionDraft } from './scenarios/scenario.js';
 import { envoys } from './scenarios/envoys.js';
+import { etcdIngest } from './scenarios/etcd-ingest.js';
 import { reconnectStorm } from './scenarios/storm.js';
 
-export const SCENARIOS: readonly Scenario[] = [ingest, fanout, memory, scale, reconnectStorm, envoys];
+export const SCENARIOS: readonly Scenario[] = [ingest, fanout, memory, scale, reconnectStorm, envoys, etcdIngest];
 
 export const DEFAULT_RESULTS_PATH = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 

@@ -39,9 +39,11 @@ export class Spawner {
    * shardvoy with a raw native configuration, its servers on free ports of `host` (default
    * 127.0.0.1); --expose-gc so memory can be read after a full GC.
    */
-  shardvoy(config: object, host = '127.0.0.1'): Promise<Child<ShardvoyInfo>> {
+  shardvoy(config: object, host = '127.0.0.1', name = 'shardvoy'): Promise<Child<ShardvoyInfo>> {
     // FSTDEP022: a Fastify deprecation shardvoy's app triggers on start; noise in every scenario's output.
-    return this.start('shardvoy', 'servers/shardvoy.ts', [JSON.stringify(config), host], ['--expose-gc', '--disable-warning=FSTDEP022']);
+    // BENCH_CPU_PROF_DIR: a V8 CPU profile of every shardvoy process, written there when it exits (named by pid).
+    const prof = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+    return this.start(name, 'servers/shardvoy.ts', [JSON.stringify(config), host], ['--expose-gc', '--disable-warning=FSTDEP022', ...prof]);
   }
 
   floor(): Promise<Child<FloorInfo>> {
@@ -63,6 +65,11 @@ export class Spawner {
 
   ingestLoad(): Promise<Child<{ pid: number }>> {
     return this.start('ingest-load', 'clients/ingest-load.ts', [], []);
+  }
+
+  /** A paced heartbeat load (clients/renewal-load.ts), scenario 7. */
+  renewalLoad(): Promise<Child<{ pid: number }>> {
+    return this.start('renewal-load', 'clients/renewal-load.ts', [], []);
   }
 
   scale(): Promise<Child<{ pid: number }>> {

@@ -17,6 +17,24 @@ export interface Profile {
   readonly storm: { readonly count: number; readonly repeats: number };
   /** Real Envoys of one group, and master changes made one after another. */
   readonly envoys: { readonly count: number; readonly changes: number };
+  /**
+   * Scenario 7: `nodes` nodes renewing every `intervalSec` (lease `leaseSeconds`) through
+   * `instances` shardvoy processes on a 3-member etcd, and through one on the memory store; the
+   * load from `loadProcesses` processes; `warmupSec` of renewals discarded, then a window of
+   * `durationSec` during which `changes` status changes are made, `changeIntervalMs` apart.
+   */
+  readonly etcdIngest: {
+    readonly nodes: number;
+    readonly shards: number;
+    readonly intervalSec: number;
+    readonly leaseSeconds: number;
+    readonly instances: number;
+    readonly loadProcesses: number;
+    readonly warmupSec: number;
+    readonly durationSec: number;
+    readonly changes: number;
+    readonly changeIntervalMs: number;
+  };
   /** Streams opened together before waiting for their first responses (setup, not the storm). */
   readonly waveSize: number;
   /** Client processes the ADS streams are spread over (fan-out, memory, storm). */
@@ -32,6 +50,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     scale: { groups: 20, shards: 1_000, nodesPerShard: 10, reps: 5 },
     storm: { count: 10_000, repeats: 3 },
     envoys: { count: 20, changes: 5 },
+    etcdIngest: { nodes: 10_000, shards: 1_000, intervalSec: 3, leaseSeconds: 10, instances: 3, loadProcesses: 2, warmupSec: 6, durationSec: 30, changes: 50, changeIntervalMs: 500 },
     waveSize: 500,
     clientProcesses: 2,
   },
@@ -43,6 +62,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     scale: { groups: 20, shards: 200, nodesPerShard: 10, reps: 3 },
     storm: { count: 1_000, repeats: 2 },
     envoys: { count: 5, changes: 3 },
+    etcdIngest: { nodes: 2_000, shards: 200, intervalSec: 3, leaseSeconds: 10, instances: 3, loadProcesses: 2, warmupSec: 3, durationSec: 9, changes: 15, changeIntervalMs: 500 },
     waveSize: 500,
     clientProcesses: 2,
   },
@@ -54,6 +74,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     scale: { groups: 2, shards: 5, nodesPerShard: 3, reps: 1 },
     storm: { count: 10, repeats: 1 },
     envoys: { count: 2, changes: 1 },
+    etcdIngest: { nodes: 30, shards: 3, intervalSec: 1, leaseSeconds: 10, instances: 3, loadProcesses: 1, warmupSec: 0, durationSec: 2, changes: 3, changeIntervalMs: 300 },
     waveSize: 10,
     clientProcesses: 1,
   },
@@ -63,6 +84,6 @@ export function describeProfile(profile: Profile): string {
   const p = profile;
   return (
     `${p.name} (ingest ${p.ingest.connections} connections × ${p.ingest.durationSec} s × ${p.ingest.passes}; fan-out N = ${p.fanout.counts.join(', ')}; ` +
-    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats}; ${p.envoys.count} Envoys × ${p.envoys.changes} changes; ADS clients over ${p.clientProcesses} process(es))`
+    `memory N = ${p.memory.count}; scale ${p.scale.groups} groups × ${p.scale.shards} shards × ${p.scale.nodesPerShard} nodes; storm N = ${p.storm.count} × ${p.storm.repeats}; ${p.envoys.count} Envoys × ${p.envoys.changes} changes; etcd ingest ${p.etcdIngest.nodes} nodes every ${p.etcdIngest.intervalSec} s × ${p.etcdIngest.durationSec} s; ADS clients over ${p.clientProcesses} process(es))`
   );
 }

@@ -3,7 +3,7 @@ import type { Spawner } from '../lib/children.js';
 import type { Profile } from '../lib/profile.js';
 import type { Table, Verdict } from '../lib/report.js';
 
-export type ScenarioId = 'ingest' | 'fanout' | 'memory' | 'scale' | 'storm' | 'envoys';
+export type ScenarioId = 'ingest' | 'fanout' | 'memory' | 'scale' | 'storm' | 'envoys' | 'etcd-ingest';
 
 /** Filled in as the scenario goes, so a scenario that fails midway still reports what it measured. */
 export interface SectionDraft {

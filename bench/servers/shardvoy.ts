@@ -11,6 +11,12 @@
  *   resourceBytes {group, typeUrl, name} -> encoded size of one resource of the group's snapshot
  *   snapshotResources {group} -> {version, resources: {typeUrl: base64[]}, names: {typeUrl: string[]}} | null: the group's
  *          current snapshot, every encoded resource of each type (the go-control-plane peer's fixture)
+ *   probes {probes: [{id, cluster}]} -> {}: from now on every publish notes each probe node's health
+ *          in its cluster's load assignment (HEALTHY, DRAINING, or absent)
+ *   probeChanged {group, id, after, timeoutMs} -> {at, version} | {timedOut: true}: the first publish
+ *          at or after the absolute time `after` in which probe `id`'s health differs from the last
+ *          publish before `after` (scenario 7: a change heard by one instance, published by each)
+ *   nodeCount -> how many nodes the registry holds
  */
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
@@ -19,7 +25,8 @@ import { startShardvoy } from '../../src/main.js';
 import { ALL_TYPES, type Snapshot } from '../../src/snapshot/snapshot.js';
 import { toHeartbeat } from '../../src/sources/http/heartbeat-body.js';
 import type { HeartbeatBody } from '../../src/sources/http/schemas.js';
-import type { ResourceTypeUrl } from '../../src/envoy-api/type-urls.js';
+import { envoyType } from '../../src/envoy-api/protos.js';
+import { ENDPOINT, type ResourceTypeUrl } from '../../src/envoy-api/type-urls.js';
 import { serveParent } from '../lib/ipc.js';
 import { nowAbs, processStatsMonitor, type StatsRequest } from '../lib/process-stats.js';
 
@@ -48,12 +55,51 @@ interface PublishMark {
 const marks: PublishMark[] = [];
 let waiters: (() => void)[] = [];
 
+/** Scenario 7's probe nodes: their health in every publish since `probes` was asked. */
+let probes: ReadonlyArray<{ readonly id: string; readonly cluster: string }> = [];
+interface ProbeMark {
+  readonly group: string;
+  readonly version: string;
+  readonly at: number;
+  readonly health: ReadonlyMap<string, string>;
+}
+const probeMarks: ProbeMark[] = [];
+const loadAssignment = envoyType('envoy.config.endpoint.v3.ClusterLoadAssignment');
+/** Per probe cluster: the encoded load assignment last decoded, and the health of each probe in it. */
+const decoded = new Map<string, { value: Uint8Array | undefined; health: Map<string, string> }>();
+
+function probeHealth(snapshot: Snapshot): Map<string, string> {
+  const health = new Map<string, string>();
+  for (const probe of probes) {
+    const value = snapshot.sets[ENDPOINT].items.get(probe.cluster)?.value;
+    let known = decoded.get(probe.cluster);
+    if (!known || known.value !== value) {
+      const found = new Map<string, string>();
+      if (value) {
+        const cla = loadAssignment.toObject(loadAssignment.decode(value), { enums: String }) as {
+          endpoints?: Array<{ lb_endpoints?: Array<{ endpoint?: { hostname?: string }; health_status?: string }> }>;
+        };
+        for (const locality of cla.endpoints ?? []) for (const lb of locality.lb_endpoints ?? []) if (lb.endpoint?.hostname) found.set(lb.endpoint.hostname, lb.health_status ?? 'UNKNOWN');
+      }
+      known = { value, health: found };
+      decoded.set(probe.cluster, known);
+    }
+    health.set(probe.id, known.health.get(probe.id) ?? 'absent');
+  }
+  return health;
+}
+
 // Registered before any stream exists, so it is the first listener told of every new snapshot:
 // its timestamp is the start of the fan-out.
 for (const group of config.groups) {
   shardvoy.cache.watch(group.name, (snapshot) => {
-    marks.push({ group: group.name, version: snapshot.version, at: nowAbs() });
+    const at = nowAbs();
+    marks.push({ group: group.name, version: snapshot.version, at });
     if (marks.length > 1_000) marks.splice(0, marks.length - 1_000);
+    if (probes.length > 0) {
+      probeMarks.push({ group: group.name, version: snapshot.version, at, health: probeHealth(snapshot) });
+      if (probeMarks.length > 10_000) probeMarks.splice(0, probeMarks.length - 10_000);
+    }
     // Woken on the next turn: by then publish() has returned and its return is noted.
     setImmediate(() => {
       const woken = waiters;
@@ -97,9 +143,42 @@ async function heartbeat(request: { bodies: HeartbeatBody[]; awaitPublish?: { gr
   return { t0, publishAt: mark?.at, publishReturnedAt: mark?.returnedAt, version: mark?.version };
 }
 
+async function probeChanged(request: { group: string; id: string; after: number; timeoutMs: number }) {
+  const ofGroup = () => probeMarks.filter((m) => m.group === request.group);
+  const before = () => [...ofGroup()].reverse().find((m) => m.at < request.after)?.health.get(request.id);
+  const found = () => {
+    const was = before();
+    return ofGroup().find((m) => m.at >= request.after && m.health.get(request.id) !== was);
+  };
+  const deadline = Date.now() + request.timeoutMs;
+  while (!found() && Date.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  const mark = found();
+  return mark ? { at: mark.at, version: mark.version, health: mark.health.get(request.id) } : { timedOut: true };
+}
+
 serveParent(
   {
     heartbeat,
+    probes: (request: { probes: Array<{ id: string; cluster: string }> }) => {
+      probes = request.probes;
+      decoded.clear();
+      // The state now, as the "before" of the first change.
+      for (const group of config.groups) {
+        const snapshot = shardvoy.cache.get(group.name);
+        if (snapshot) probeMarks.push({ group: group.name, version: snapshot.version, at: nowAbs(), health: probeHealth(snapshot) });
+      }
+      return {};
+    },
+    probeChanged,
+    nodeCount: () => shardvoy.registry.list().length,
     stats: (request: StatsRequest) => stats(request),
     resourceBytes: (request: { group: string; typeUrl: ResourceTypeUrl; name: string }) =>
       shardvoy.cache.get(request.group)?.sets[request.typeUrl].items.get(request.name)?.value.length ?? null,
