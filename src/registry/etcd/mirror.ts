@@ -205,7 +205,8 @@ export class EtcdMirror {
       return;
     }
     this.lagging = undefined;
-    if (this.revision >= atRevision && Number(newest.count) !== this.keyCount) {
+    // Only at exactly that revision: a copy that has already applied later writes counts their keys too.
+    if (this.revision === atRevision && Number(newest.count) !== this.keyCount) {
       void this.relist(`etcd holds ${newest.count} keys under the prefix but the watched copy ${this.keyCount}: events were lost`);
     }
   }
