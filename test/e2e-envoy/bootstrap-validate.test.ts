@@ -31,13 +31,17 @@ async function validate(file: string): Promise<{ ok: boolean; output: string }> 
 describe('bootstraps, as Envoy 1.40 judges them', () => {
   const committed = readdirSync(path.join(ROOT, 'envoy')).filter((f) => f.endsWith('.yaml'));
 
+  it('finds every committed bootstrap, the HA one (xds_cluster listing three instances) among them', () => {
+    expect(committed).toEqual(expect.arrayContaining(['envoy.yaml', 'envoy-local.yaml', 'envoy-local-delta.yaml', 'envoy-ha.yaml']));
+  });
+
   it.each(committed)('envoy/%s is valid', async (file) => {
     const result = await validate(path.join(ROOT, 'envoy', file));
     expect(result.output).toContain('OK');
     expect(result.ok).toBe(true);
   });
 
-  const generated = ['config.example.yaml', 'privatelink.yaml', 'agent-groups.yaml'].flatMap((example) =>
+  const generated = ['config.example.yaml', 'privatelink.yaml', 'agent-groups.yaml', 'config.ha.yaml'].flatMap((example) =>
     loadConfigFile(path.join(ROOT, 'deploy', example))
       .groups.filter((group) => !group.proxyless)
       .map((group) => [example, group] as const),
