@@ -20,6 +20,7 @@ import { maintenanceRoutes } from './routes/maintenance.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { nodesRoutes } from './routes/nodes.js';
 import { registryAdminRoutes } from './routes/registry-admin.js';
+import { uiRoutes } from './routes/ui.js';
 import { xdsClientsRoutes } from './routes/xds-clients.js';
 import { describeErrors } from './validation-errors.js';
 
@@ -103,6 +104,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   await app.register(healthRoutes, deps);
   await app.register(metricsRoutes, deps);
   await app.register(eventsRoutes, deps);
+  await app.register(uiRoutes, deps);
   return app;
 }
 
