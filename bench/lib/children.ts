@@ -41,9 +41,7 @@ export class Spawner {
    */
   shardvoy(config: object, host = '127.0.0.1', name = 'shardvoy'): Promise<Child<ShardvoyInfo>> {
     // FSTDEP022: a Fastify deprecation shardvoy's app triggers on start; noise in every scenario's output.
-    // BENCH_CPU_PROF_DIR: a V8 CPU profile of every shardvoy process, written there when it exits (named by pid).
-    const prof = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-    return this.start(name, 'servers/shardvoy.ts', [JSON.stringify(config), host], ['--expose-gc', '--disable-warning=FSTDEP022', ...prof]);
+    return this.start(name, 'servers/shardvoy.ts', [JSON.stringify(config), host], ['--expose-gc', '--disable-warning=FSTDEP022']);
   }
 
   floor(): Promise<Child<FloorInfo>> {

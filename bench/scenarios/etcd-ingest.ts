@@ -7,6 +7,7 @@
  * the time until every instance has published a snapshot that shows it.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { RenewalWindow } from '../clients/renewal-load.js';
 import type { Child } from '../lib/ipc.js';
 import type { ShardvoyInfo } from '../lib/children.js';
@@ -275,6 +276,9 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
       shardvoy: await Promise.all(servers.map((server) => server.request<ProcessStats>('stats', {}, 10_000))),
       etcd: etcd?.members.map((m) => procCpuMs(m.pid)),
     };
+    // BENCH_CPU_PROF_DIR: a V8 CPU profile of every instance over the window, written there.
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
+    if (profDir) await Promise.all(servers.map((server) => server.request('cpuProfile', { start: true }, 10_000)));
     const windowStarted = performance.now();
 
     const changes: Promise<ChangeFigure>[] = [];
@@ -303,6 +307,10 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
       shardvoy: await Promise.all(servers.map((server) => server.request<ProcessStats>('stats', {}, 10_000))),
       etcd: etcd?.members.map((m) => procCpuMs(m.pid)),
     };
+    if (profDir) {
+      await Promise.all(servers.map((server, i) => server.request('cpuProfile', { file: path.join(profDir, `${store}-${i}-${server.pid}.cpuprofile`) }, 30_000)));
+      log(`  ${store}: CPU profiles of the window in ${profDir}`);
+    }
     const leader = await etcd?.leader();
     const loadEnd = os.loadavg()[0] ?? 0;
     probes.stop();

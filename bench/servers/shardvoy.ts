@@ -17,7 +17,10 @@
  *          at or after the absolute time `after` in which probe `id`'s health differs from the last
  *          publish before `after` (scenario 7: a change heard by one instance, published by each)
  *   nodeCount -> how many nodes the registry holds
+ *   cpuProfile {start: true} | {file} -> {}: starts a V8 CPU profile (node:inspector), or stops it and writes it to `file`
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
@@ -164,9 +167,27 @@ async function probeChanged(request: { group: string; id: string; after: number;
   return mark ? { at: mark.at, version: mark.version, health: mark.health.get(request.id) } : { timedOut: true };
 }
 
+let profiler: Session | undefined;
+async function cpuProfile(request: { start?: boolean; file?: string }) {
+  if (request.start) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    return {};
+  }
+  if (!profiler) throw new Error('no profile started');
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  if (request.file) writeFileSync(request.file, JSON.stringify(profile));
+  return {};
+}
+
 serveParent(
   {
     heartbeat,
+    cpuProfile,
     probes: (request: { probes: Array<{ id: string; cluster: string }> }) => {
       probes = request.probes;
       decoded.clear();
