@@ -120,8 +120,9 @@ function pumpRegistrations(): void {
           registered[node] = true;
           next();
         } else {
+          // Refused (a 503 while the instance holds back writes, say): again later, not at once, which would only add load.
           queue.push(node);
-          setTimeout(next, 50);
+          setTimeout(next, 1_000);
         }
       });
     }
