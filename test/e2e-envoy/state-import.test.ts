@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializeState } from '../../src/registry/state-file.js';
+import { ImportFailedError, importState, type ImportOptions } from '../../src/registry/etcd/state-import.js';
+import { parseState, serializeState } from '../../src/registry/state-file.js';
 import { runCli } from '../support/cli-process.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { eventually, HeartbeatPump, startTestShardvoy } from '../support/harness.js';
@@ -72,7 +73,7 @@ describe('shardvoy state import into a real etcd', () => {
     writeFileSync(stateFile, JSON.stringify(saved));
 
     // 2. Import into etcd.
-    const { raw, file } = etcdConfig(cluster, '/move/', 8);
+    const { raw, file } = etcdConfig(cluster, '/move/', 12);
     const dry = await importCli('--config', file, '--dry-run', stateFile);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('would import 3 nodes and 4 ports');
@@ -86,7 +87,7 @@ describe('shardvoy state import into a real etcd', () => {
     const lines = imported.stdout.trim().split('\n');
     expect(lines).toEqual([
       'dropped nodes[3] id "forged": nodes[3].role: must be equal to one of the allowed values (role: master or replica)',
-      `imported 3 nodes and 4 ports into etcd (${cluster.endpoints[0]}) under /move/ in 1 transaction; 1 entries dropped, 0 already there; every node has a fresh 8 s lease`,
+      `imported 3 nodes and 4 ports into etcd (${cluster.endpoints[0]}) under /move/ in 1 transaction; 1 entries dropped, 0 already there; every node has a fresh 12 s lease`,
     ]);
 
     // Every node has its document, its alive key on a lease of its own of leaseSeconds; the forgotten node's port is held.
@@ -109,7 +110,7 @@ describe('shardvoy state import into a real etcd', () => {
     expect(new Set(leases).size).toBe(3);
     for (const lease of leases) {
       const ttl = await client.leaseClient.leaseTimeToLive({ ID: lease });
-      expect(Number(ttl.grantedTTL)).toBe(8);
+      expect(Number(ttl.grantedTTL)).toBe(12);
       expect(Number(ttl.TTL)).toBeGreaterThan(0);
     }
     expect(JSON.parse((await client.get('/move/ports/privatelink/6004').string())!)).toMatchObject({ nodeId: 'dkv-old', releasedAtMs: expect.any(Number) });
@@ -158,7 +159,7 @@ describe('shardvoy state import into a real etcd', () => {
         await eventually(async () => {
           const replicas = ((await shared.getJson('/clusters')).clusters as any[]).find((c) => c.name === 'shard0-replicas');
           expect(replicas.endpoints.map((e: any) => e.health)).toEqual(['expired', 'expired']);
-        }, 30_000, 250);
+        }, 60_000, 250);
         const masters = ((await shared.getJson('/clusters')).clusters as any[]).find((c) => c.name === 'shard0-masters');
         expect(masters.endpoints.map((e: any) => [e.id, e.health, e.advertised?.privatelink])).toEqual([['dkv-a1', 'healthy', 'kafka.test.com:6001']]);
       } finally {
@@ -213,5 +214,106 @@ describe('shardvoy state import into a real etcd', () => {
     expect(Object.keys(ports)).toHaveLength(300);
     // Never one port for two nodes.
     expect(new Set(Object.values(ports).map((v) => JSON.parse(v).nodeId)).size).toBe(300);
+  });
+  describe('importState when etcd changes under it or fails', () => {
+    const pools = [{ group: 'privatelink', database: 'default', frontEnds: [{ advertisedHost: 'kafka.test.com', firstPort: 6001, lastPort: 6400 }] }];
+    const stored = (id: string, i: number) => ({
+      id,
+      address: `10.1.0.${i + 1}:9092`,
+      host: `10.1.0.${i + 1}`,
+      port: 9092,
+      database: 'default',
+      shard: 'shard0',
+      role: 'replica' as const,
+      status: 'active' as const,
+      dc: undefined,
+      epoch: 1,
+      labels: {},
+      firstSeenMs: 1,
+    });
+    const fileOf = (count: number) => {
+      const parsed = parseState(serializeState({ nodes: Array.from({ length: count }, (_, i) => stored(`r${i}`, i)), ports: [] }, Date.now()));
+      if (parsed.kind !== 'loaded') throw new Error(parsed.reason);
+      return parsed;
+    };
+    /** The real client, but `beforeTxn` runs before each transaction (and may replace it). */
+    const wrapped = (beforeTxn: (n: number, txn: () => Promise<any>) => Promise<any>) => {
+      let n = 0;
+      const kv = new Proxy(client.kv, {
+        get: (target, prop) => (prop === 'txn' ? (req: any, opts: any) => beforeTxn(++n, () => target.txn(req, opts)) : (target as any)[prop]),
+      });
+      return { kv, leaseClient: client.leaseClient } as unknown as Etcd3;
+    };
+    const options = (prefix: string, over: Partial<ImportOptions>): ImportOptions => ({
+      client,
+      prefix,
+      leaseSeconds: 30,
+      portPools: pools,
+      portReuseSeconds: 86_400,
+      merge: false,
+      dryRun: false,
+      nowMs: Date.now(),
+      where: cluster.endpoints[0]!,
+      ...over,
+    });
+
+    it('names a node another instance registered meanwhile, and a port it took, and writes the rest without them', async () => {
+      const client2 = wrapped(async (n, txn) => {
+        if (n === 1) {
+          // An instance hears r1 and gives a new node the port r2 was to get, between the read and the write.
+          await client.put('/race/nodes/r1').value(JSON.stringify({ node: stored('r1', 1), lease: '1' }));
+          await client.put('/race/ports/privatelink/6003').value(JSON.stringify({ nodeId: 'x9', advertisedHost: 'kafka.test.com' }));
+        }
+        return txn();
+      });
+      const report = await importState(fileOf(3), options('/race/', { client: client2 }));
+      expect(report.existing).toEqual([{ entry: 'node "r1"', reason: 'written to etcd by another while importing; kept as it is there' }]);
+      expect(report.dropped).toEqual([{ entry: 'port of node "r2" in group "privatelink"', reason: 'port 6003 was taken in etcd by node "x9" while importing' }]);
+      expect(report).toMatchObject({ nodes: 2, ports: 1, transactions: 1 });
+      expect((await client.getAll().prefix('/race/').keys()).sort()).toEqual([
+        '/race/alive/r0',
+        '/race/alive/r2',
+        '/race/nodes/r0',
+        '/race/nodes/r1',
+        '/race/nodes/r2',
+        '/race/ports/privatelink/6001',
+        '/race/ports/privatelink/6003',
+      ]);
+      expect(JSON.parse((await client.get('/race/ports/privatelink/6003').string())!).nodeId).toBe('x9');
+    });
+
+    it('counts as written a transaction whose answer was lost and whose retry was refused (its own keys)', async () => {
+      const client2 = wrapped(async (n, txn) => {
+        const first = await txn();
+        // etcd3 retried a call whose answer did not arrive: the retry finds every key there.
+        return n === 1 ? { ...first, succeeded: false } : first;
+      });
+      const report = await importState(fileOf(2), options('/lost/', { client: client2 }));
+      expect(report).toMatchObject({ nodes: 2, ports: 2, transactions: 1, existing: [], dropped: [] });
+      const leases = await Promise.all(['r0', 'r1'].map(async (id) => JSON.parse((await client.get(`/lost/nodes/${id}`).string())!).lease as string));
+      for (const lease of leases) expect(Number((await client.leaseClient.leaseTimeToLive({ ID: lease })).TTL)).toBeGreaterThan(0);
+    });
+
+    it('stops at a failed transaction with what was written, whole, and a run with merge finishes it', async () => {
+      const failing = wrapped(async (n, txn) => {
+        if (n === 2) throw new Error('connection reset');
+        return txn();
+      });
+      // 60 nodes with a port each: 42 to a transaction.
+      const file = fileOf(60);
+      const error = await importState(file, options('/cut/', { client: failing })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ImportFailedError);
+      expect((error as ImportFailedError).written).toEqual({ nodes: 42, ports: 42, transactions: 1 });
+      expect((error as Error).message).toMatch(/failed in transaction 2 of 2: connection reset; written before: 42 nodes and 42 ports in 1 transactions, each whole\. Run the same command with --merge/);
+      const keys = await client.getAll().prefix('/cut/').keys();
+      expect(keys.filter((k) => k.startsWith('/cut/nodes/'))).toHaveLength(42);
+      expect(keys.filter((k) => k.startsWith('/cut/ports/'))).toHaveLength(42);
+
+      const rest = await importState(file, options('/cut/', { merge: true }));
+      expect(rest).toMatchObject({ nodes: 18, ports: 18, transactions: 1 });
+      expect(rest.existing.filter((e) => e.entry.startsWith('node '))).toHaveLength(42);
+      const ports = Object.values((await client.getAll().prefix('/cut/ports/').strings()) as Record<string, string>).map((v) => JSON.parse(v).nodeId);
+      expect(ports.sort()).toEqual(file.state.nodes.map((n) => n.id).sort());
+    });
   });
 });
