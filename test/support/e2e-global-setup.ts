@@ -19,6 +19,11 @@ export default function setup(project: TestProject): () => void {
   const etcdVersion = execFileSync(etcdBin, ['--version'], { encoding: 'utf8', env: etcdEnv }).split('\n')[0]!.trim();
   console.log(`e2e: ${etcdVersion} (${etcdBin})`);
   project.provide('etcdBin', etcdBin);
+  // Debian's Chromium for the dashboard's browser tests (test/support/chromium.ts); no browser download.
+  const chromiumBin = execFileSync(path.join(ROOT, 'scripts', 'peers', 'chromium.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const chromiumVersion = execFileSync(chromiumBin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  console.log(`e2e: ${chromiumVersion} (${chromiumBin})`);
+  project.provide('chromiumBin', chromiumBin);
   removeStaleNamespaces();
   return removeStaleNamespaces;
 }

@@ -35,6 +35,20 @@ function short(version) {
 
 const BADGE = { error: 'bad', stale: 'bad', pending: 'warn', ok: 'ok', idle: 'muted' };
 
+/** What refresh() reads: each endpoint and the part of the state it fills. */
+const READS = [
+  ['clusters', async () => ({ clusters: (await getJson('clusters')).body })],
+  ['clients', async () => ({ clients: (await getJson('v1/xds/clients')).body.clients })],
+  ['metrics', async () => ({ metrics: parseMetrics(await getText('metrics')) })],
+  [
+    'ready',
+    async () => {
+      const ready = await getJson('readyz', [503]);
+      return { ready: ready.status === 200 ? { ready: true } : { ready: false, reason: ready.body.message ?? 'not ready' } };
+    },
+  ],
+];
+
 class Dashboard extends Component {
   constructor() {
     super();
@@ -50,8 +64,8 @@ class Dashboard extends Component {
       error: undefined,
       updatedAt: undefined,
     };
-    this.inFlight = false;
-    this.again = false;
+    this.inFlight = new Set();
+    this.again = new Set();
     this.timers = new Set();
   }
 
@@ -119,36 +133,33 @@ class Dashboard extends Component {
     if (stream === 'live') void this.refresh();
   }
 
-  /** Reads every endpoint at once; a call while one is running runs once more after it. */
-  async refresh() {
-    if (this.inFlight) {
-      this.again = true;
+  /**
+   * Reads every endpoint, each shown as soon as it answers (a slow /metrics never holds back
+   * /clusters). A read asked for while the same one runs runs once more after it.
+   */
+  refresh() {
+    for (const [name, read] of READS) void this.read(name, read);
+  }
+
+  async read(name, read) {
+    if (this.inFlight.has(name)) {
+      this.again.add(name);
       return;
     }
-    this.inFlight = true;
+    this.inFlight.add(name);
     try {
       do {
-        this.again = false;
-        const [clusters, clients, metrics, ready] = await Promise.all([
-          getJson('clusters'),
-          getJson('v1/xds/clients'),
-          getText('metrics'),
-          getJson('readyz', [503]),
-        ]);
-        this.setState({
-          clusters: clusters.body,
-          clients: clients.body.clients,
-          metrics: parseMetrics(metrics),
-          ready: ready.status === 200 ? { ready: true } : { ready: false, reason: ready.body.message ?? 'not ready' },
-          error: undefined,
-          updatedAt: Date.now(),
-        });
-      } while (this.again && this.stream);
+        this.again.delete(name);
+        const part = await read();
+        if (!this.stream) return;
+        this.setState({ ...part, error: undefined, updatedAt: Date.now() });
+      } while (this.again.has(name));
     } catch (error) {
       if (error instanceof Unauthorized) this.needToken();
       else this.setState({ error: `cannot reach shardvoy: ${error.message}` });
     } finally {
-      this.inFlight = false;
+      this.inFlight.delete(name);
+      this.again.delete(name);
     }
   }
 

@@ -62,7 +62,7 @@ export function shardsOf(clusters) {
     for (const part of ['masters', 'replicas', 'fenced', 'expired', 'inactive']) shard[part].sort(byId);
     shard.masters.sort((a, b) => b.epoch - a.epoch || byId(a, b));
     shard.noMaster = shard.masters.length === 0;
-    shard.preserved = [...shard.masters, ...shard.replicas].filter((n) => n.preserved).length;
+    shard.preserved = [...shard.masters, ...shard.replicas, ...shard.fenced, ...shard.expired, ...shard.inactive].filter((n) => n.preserved).length;
   }
   // Red first: shards with no routable master, then the rest, each by name.
   return list.sort((a, b) => Number(b.noMaster) - Number(a.noMaster) || compare(a.key, b.key));
