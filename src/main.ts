@@ -16,7 +16,7 @@ import { RemotePoller } from './sources/dkv/remote-poller.js';
 import { portPools } from './registry/ports.js';
 import { restoreState } from './registry/state-restore.js';
 import { createEtcdStore } from './registry/etcd/etcd-store.js';
-import type { EtcdRegistry } from './registry/etcd/etcd-registry.js';
+import type { EtcdRegistry, StoreObserver } from './registry/etcd/etcd-registry.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import { buildApp, type App } from './sources/http/app.js';
 import { metadataTokenCheck } from './auth/tokens.js';
@@ -108,7 +108,7 @@ export async function startShardvoy(config: Config, options: StartOptions): Prom
   });
   const observers = startObservers({
     config: () => current,
-    ...(shared ? { store: () => shared.status() } : {}),
+    ...(shared ? { store: { status: () => shared.status(), observe: (observer: StoreObserver) => shared.registry.observe(observer) } } : {}),
     registry,
     watcher,
     clock,

@@ -13,6 +13,8 @@ import { DEFAULT_EVENTS_RETAIN } from '../config/schema.js';
 import { EventLog } from './event-log.js';
 import { Metrics } from './metrics.js';
 import { registerStoreMetrics, type StoreStatus } from './store-metrics.js';
+import { instanceEvents } from './instance-events.js';
+import type { StoreObserver } from '../registry/etcd/etcd-registry.js';
 import { RoutingEvents } from './routing-events.js';
 import { XdsEvents } from './xds-events.js';
 
@@ -23,8 +25,11 @@ export interface ObserversDeps {
   readonly clock: Clock;
   readonly xdsClients: () => readonly StreamStatus[];
   readonly defaultMetrics?: boolean;
-  /** A shared registry store's state (etcd), when there is one. */
-  readonly store?: () => StoreStatus & { readonly preserving: boolean };
+  /** A shared registry store (etcd), when there is one: its state, and what it announces. */
+  readonly store?: {
+    readonly status: () => StoreStatus & { readonly preserving: boolean };
+    observe(observer: StoreObserver): () => void;
+  };
 }
 
 export interface Observers {
@@ -45,9 +50,13 @@ export function startObservers(deps: ObserversDeps): Observers {
     xdsClients: deps.xdsClients,
     ...(deps.defaultMetrics === undefined ? {} : { defaultMetrics: deps.defaultMetrics }),
     // With a shared store, the judge (maybe another instance) holds self-preservation.
-    ...(deps.store ? { preserving: () => deps.store!().preserving } : {}),
+    ...(deps.store ? { preserving: () => deps.store!.status().preserving } : {}),
   });
-  if (deps.store) registerStoreMetrics(metrics.registry, deps.store, () => deps.clock.now());
+  const unsubscribe: Array<() => void> = [];
+  if (deps.store) {
+    unsubscribe.push(deps.store.observe(registerStoreMetrics(metrics.registry, deps.store.status, () => deps.clock.now())));
+    unsubscribe.push(deps.store.observe(instanceEvents(events)));
+  }
   const routing = new RoutingEvents({
     log: events,
     shardMembers: (database, shard) => deps.registry.shardMembers(database, shard),
@@ -55,7 +64,7 @@ export function startObservers(deps: ObserversDeps): Observers {
     ports: deps.registry.ports,
     portGroups: () => deps.config().groups.filter((g) => g.nodeListeners !== undefined).map((g) => g.name),
   });
-  const unsubscribe = [deps.watcher.observe(routing.onRebuild), deps.watcher.observe(metrics.onRebuild)];
+  unsubscribe.push(deps.watcher.observe(routing.onRebuild), deps.watcher.observe(metrics.onRebuild));
   return {
     events,
     metrics,

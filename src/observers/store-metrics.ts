@@ -3,7 +3,11 @@
  * what the store says of itself: whether this instance can reach etcd and since when not, how far
  * its copy has read, and whether it is the judge.
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { EtcdOp, StoreObserver } from '../registry/etcd/etcd-registry.js';
+
+/** One etcd request: 1 ms to 5 s. */
+export const ETCD_REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface StoreStatus {
   /** Since when etcd has been out of reach (ms, server clock); undefined while reachable. */
@@ -13,8 +17,18 @@ export interface StoreStatus {
   readonly isJudge: boolean;
 }
 
-export function registerStoreMetrics(registry: Registry, status: () => StoreStatus, now: () => number): void {
+/** Registers the store's gauges; returns the observer that fills its round-trip histogram. */
+export function registerStoreMetrics(registry: Registry, status: () => StoreStatus, now: () => number): StoreObserver {
   const registers = [registry];
+  const roundTrips = new Histogram<'op'>({
+    name: 'shardvoy_etcd_request_seconds',
+    help: 'etcd round trips of the registry store, answered or failed, by op (txn: a change; lease_renew: a heartbeat that changes nothing; lease_grant).',
+    labelNames: ['op'],
+    buckets: ETCD_REQUEST_BUCKETS,
+    registers,
+  });
+  // Every op's series exists from the start, at zero.
+  for (const op of ['txn', 'lease_grant', 'lease_renew'] satisfies EtcdOp[]) roundTrips.zero({ op });
   new Gauge({
     name: 'shardvoy_registry_store_reachable',
     help: '1 while this instance reads and writes the shared registry store (etcd), 0 while it serves its last snapshot without it (fail-static).',
@@ -48,4 +62,5 @@ export function registerStoreMetrics(registry: Registry, status: () => StoreStat
       this.set(status().isJudge ? 1 : 0);
     },
   });
+  return { roundTrip: (op, seconds) => roundTrips.observe({ op }, seconds) };
 }

@@ -8,6 +8,7 @@
  * catches up and tries again. A heartbeat that changes nothing renews the node's lease and writes
  * nothing (leases.ts). Expiry and forgetting are the judge's (judge.ts), never a host's clock.
  */
+import { performance } from 'node:perf_hooks';
 import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -42,6 +43,15 @@ export interface StoredDoc {
 interface StoredPort {
   readonly assignment: PortAssignment;
   readonly modRevision: number;
+}
+
+export type EtcdOp = 'txn' | 'lease_grant' | 'lease_renew';
+
+/** What the store announces to observers (metrics, events); they must not throw. */
+export interface StoreObserver {
+  roundTrip?(op: EtcdOp, seconds: number): void;
+  instanceJoined?(name: string): void;
+  instanceLeft?(name: string): void;
 }
 
 export interface JudgeStatus {
@@ -92,6 +102,9 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   private readonly writing = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<() => void>();
   private readonly changeListeners = new Set<(kind: 'alive-ended' | 'reset' | 'resume') => void>();
+  private readonly storeObservers = new Set<StoreObserver>();
+  /** Candidacy key (election lease) -> instance name: the instances sharing this registry. */
+  private readonly members = new Map<string, string>();
   private readonly warnings = new RepeatLimiter();
   private pools: readonly PortPool[];
   private reuseMs: number;
@@ -155,7 +168,14 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     this.portOfNode.clear();
     this.unreadableNodes.clear();
     this.unreadablePorts.clear();
+    const membersBefore = new Map(this.members);
+    this.members.clear();
     for (const kv of kvs) this.take(kv, false);
+    // Who came and went while the copy was not watching (none on the first list: that is the start).
+    if (this.listed) {
+      for (const [lease, name] of this.members) if (!membersBefore.has(lease)) for (const o of this.storeObservers) o.instanceJoined?.(name);
+      for (const [lease, name] of membersBefore) if (!this.members.has(lease)) for (const o of this.storeObservers) o.instanceLeft?.(name);
+    }
     // A node listed without its alive key: its lease had ended when this copy was made.
     const now = this.options.clock.now();
     for (const id of this.docs.keys()) if (!this.alive.has(id) && !this.aliveEndedAt.has(id)) this.aliveEndedAt.set(id, now);
@@ -220,6 +240,13 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       // The holder's node listener changes: its shard is judged again.
       const touched = [previous?.assignment.nodeId, typeof decoded === 'object' ? decoded.nodeId : undefined];
       if (live) for (const id of new Set(touched)) if (id && this.docs.has(id)) this.view.restore({ nodes: [this.record_(this.docs.get(id)!.doc)], ports: [] });
+    } else if (key.kind === 'instance') {
+      const name = change.type === 'put' ? change.value.toString().slice(0, 256) : undefined;
+      const was = this.members.get(key.lease);
+      if (name === undefined) this.members.delete(key.lease);
+      else this.members.set(key.lease, name);
+      if (live && was === undefined && name !== undefined) for (const o of this.storeObservers) o.instanceJoined?.(name);
+      if (live && was !== undefined && name === undefined) for (const o of this.storeObservers) o.instanceLeft?.(was);
     } else if (key.kind === 'tick') {
       this.lastJudgeStatus = change.type === 'put' ? parseJudgeStatus(change.value) : undefined;
     } else if (key.kind === 'resume' && change.type === 'put' && live) {
@@ -292,6 +319,17 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   onStoreEvent(listener: (kind: 'alive-ended' | 'reset' | 'resume') => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /** Tells `observer` of etcd round trips and of instances joining or leaving. Returns an unsubscribe function. */
+  observe(observer: StoreObserver): () => void {
+    this.storeObservers.add(observer);
+    return () => this.storeObservers.delete(observer);
+  }
+
+  /** The instances sharing this registry, by name. */
+  instances(): string[] {
+    return [...new Set(this.members.values())].sort();
   }
 
   /** What the judge reads: every node's document, whether its lease runs, since when it ended. */
@@ -377,7 +415,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       const plan = this.planPorts(heartbeat);
       const unchanged = stored && !stored.doc.expired && sameStored(stored.doc.node, heartbeat) && plan.ops.length === 0;
       if (unchanged && this.alive.has(heartbeat.id)) {
-        const ttl = await this.leases.renew(stored.doc.lease).catch((error: Error) => {
+        const ttl = await this.timed('lease_renew', this.leases.renew(stored.doc.lease)).catch((error: Error) => {
           throw this.unavailable(error);
         });
         if (ttl > 0) {
@@ -386,7 +424,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
         }
       }
       const evictions = stored ? [] : this.makeRoom();
-      const lease = await this.leases.grant().catch((error: Error) => {
+      const lease = await this.timed('lease_grant', this.leases.grant()).catch((error: Error) => {
         throw this.unavailable(error);
       });
       const doc: NodeDoc = {
@@ -540,7 +578,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   private async commit(compare: ICompare[], success: IRequestOp[]): Promise<boolean> {
     let response;
     try {
-      response = await this.options.client.kv.txn({ compare, success, failure: [] }, { deadline: this.deadline() });
+      response = await this.timed('txn', this.options.client.kv.txn({ compare, success, failure: [] }, { deadline: this.deadline() }));
     } catch (error) {
       throw this.unavailable(error as Error);
     }
@@ -548,6 +586,17 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
       throw this.unavailable(error);
     });
     return response.succeeded;
+  }
+
+  /** Announces how long one request to etcd took, answered or failed. */
+  private async timed<T>(op: EtcdOp, request: Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await request;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      for (const o of this.storeObservers) o.roundTrip?.(op, seconds);
+    }
   }
 
   private unavailable(error: Error): StoreUnavailableError {

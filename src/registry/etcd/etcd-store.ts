@@ -116,8 +116,10 @@ export function createEtcdStore(options: EtcdStoreOptions): EtcdStore {
         leaseSeconds: next.registry.leaseSeconds,
       }),
     stop: async () => {
-      await judge.stop();
-      await registry.stop();
+      // An etcd out of reach must not hold up a shutdown: resigning and cancelling are courtesies.
+      const atMost = (work: Promise<void>) => Promise.race([work, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      await atMost(judge.stop());
+      await atMost(registry.stop());
       client.close();
     },
   };

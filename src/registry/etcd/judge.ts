@@ -85,7 +85,10 @@ export class EtcdJudge {
     const { client, registry, logger } = this.options;
     const instance = this.options.instance();
     // The election's own lease: another instance takes over about this long after the judge dies.
-    const campaign = client.election(registry.keys.election, Math.max(2, Math.round(registry.leaseMs / 1000))).campaign(instance);
+    const campaign = client
+      .namespace(registry.keys.prefix)
+      .election(registry.keys.election, Math.max(2, Math.round(registry.leaseMs / 1000)))
+      .campaign(instance);
     this.campaign = campaign;
     campaign.on('elected', () => {
       void campaign.getCampaignKey().then((key) => {

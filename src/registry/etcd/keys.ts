@@ -6,7 +6,8 @@
  *                         no instance has renewed the lease for a lease, on etcd's leader's clock
  *   P ports/<group>/<port> the node holding a node-listener port (JSON PortDoc); one key per
  *                         port, so "never one port for two nodes" is a create-only transaction
- *   P judge/...           the election of the instance that expires and forgets (etcd3 Election)
+ *   P election/judge/<lease> every instance's candidacy (etcd3's election recipe, value = its name,
+ *                         on its session lease): the oldest is the judge; joins and leaves show here
  *   P resume              an operator's resume-expiry, sent to whichever instance, for the judge
  *   P tick                the judge's periodic write, so a stalled watch has a key to miss
  * Values read back are checked by the state file's rules (state-entries.ts): etcd may be shared,
@@ -34,6 +35,7 @@ export type ParsedKey =
   | { readonly kind: 'node'; readonly id: string }
   | { readonly kind: 'alive'; readonly id: string }
   | { readonly kind: 'port'; readonly group: string; readonly port: number }
+  | { readonly kind: 'instance'; readonly lease: string }
   | { readonly kind: 'resume' }
   | { readonly kind: 'tick' }
   | { readonly kind: 'other' };
@@ -56,8 +58,9 @@ export class EtcdKeys {
   get tick(): Buffer {
     return Buffer.from(`${this.prefix}tick`);
   }
+  /** The election's name: etcd3's recipe keeps candidacies under `election/<name>/` of the prefix. */
   get election(): string {
-    return `${this.prefix}judge`;
+    return 'judge';
   }
   /** [key, range_end] covering every key of this shardvoy cluster. */
   get all(): [Buffer, Buffer] {
@@ -70,6 +73,7 @@ export class EtcdKeys {
     const rest = text.slice(this.prefix.length);
     if (rest.startsWith('nodes/')) return { kind: 'node', id: rest.slice('nodes/'.length) };
     if (rest.startsWith('alive/')) return { kind: 'alive', id: rest.slice('alive/'.length) };
+    if (rest.startsWith('election/judge/')) return { kind: 'instance', lease: rest.slice('election/judge/'.length) };
     if (rest === 'resume') return { kind: 'resume' };
     if (rest === 'tick') return { kind: 'tick' };
     const port = /^ports\/(.+)\/(\d{1,5})$/.exec(rest);
