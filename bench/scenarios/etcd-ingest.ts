@@ -241,19 +241,37 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
             homes: mine.map((k) => k % count),
             intervalMs: s.intervalSec * 1000,
             timeoutMs: REQUEST_TIMEOUT_MS,
-            registerConcurrency: 32,
+            registerConcurrency: 8,
             socketsPerInstance: 16,
           },
           30_000,
         );
       }),
     );
+    // BENCH_CPU_PROF_DIR: CPU profiles of every instance over the first 90 s of registration, and over the window.
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
+    let profilingRegistration = false;
+    const stopRegistrationProfile = async () => {
+      if (!profilingRegistration || !profDir) return;
+      profilingRegistration = false;
+      await Promise.all(servers.map((server, i) => server.request('cpuProfile', { file: path.join(profDir, `${store}-registration-${i}-${server.pid}.cpuprofile`) }, 30_000)));
+    };
+    if (profDir) {
+      await Promise.all(servers.map((server) => server.request('cpuProfile', { start: true }, 10_000)));
+      profilingRegistration = true;
+    }
     const registrationStarted = Date.now();
     await Promise.all(loaders.map((loader) => loader.request('start', {}, 10_000)));
+    let lastLog = Date.now();
     for (;;) {
       const progress = await Promise.all(loaders.map((loader) => loader.request<{ registered: number; total: number }>('progress', {}, 10_000)));
       const registered = progress.reduce((sum, p) => sum + p.registered, 0);
+      if (Date.now() - registrationStarted > 90_000) await stopRegistrationProfile();
       if (registered === s.nodes) break;
+      if (Date.now() - lastLog > 30_000) {
+        lastLog = Date.now();
+        log(`  ${store}: ${fmt(registered)} of ${fmt(s.nodes)} nodes registered after ${fmt((Date.now() - registrationStarted) / 1000)} s (load average ${fmt(os.loadavg()[0] ?? 0)})`);
+      }
       if (Date.now() - registrationStarted > REGISTRATION_LIMIT_MS) throw new Error(`only ${registered} of ${s.nodes} nodes registered within ${REGISTRATION_LIMIT_MS / 1000} s`);
       await sleep(250);
     }
@@ -264,6 +282,7 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
       if (Date.now() - registrationStarted > REGISTRATION_LIMIT_MS + 30_000) throw new Error(`the instances hold ${counts.join(', ')} nodes, not ${expected}`);
       await sleep(100);
     }
+    await stopRegistrationProfile();
     const registrationMs = Date.now() - registrationStarted;
     log(`  ${store}: ${fmt(s.nodes)} nodes registered through ${count} instance(s) in ${fmt(registrationMs / 1000)} s`);
     // Let the rebuilds the registrations caused settle, then note every probe's health as published.
@@ -278,8 +297,6 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
       shardvoy: await Promise.all(servers.map((server) => server.request<ProcessStats>('stats', {}, 10_000))),
       etcd: etcd?.members.map((m) => procCpuMs(m.pid)),
     };
-    // BENCH_CPU_PROF_DIR: a V8 CPU profile of every instance over the window, written there.
-    const profDir = process.env.BENCH_CPU_PROF_DIR;
     if (profDir) await Promise.all(servers.map((server) => server.request('cpuProfile', { start: true }, 10_000)));
     const windowStarted = performance.now();
 
@@ -387,7 +404,7 @@ export const etcdIngest: Scenario = {
       '1,000 ms election timeout), each node sending to its home instance (node k to instance k mod 3); then one instance on the memory store taking ' +
       `every node. The load: ${s.loadProcesses} process(es) of their own (bench/clients/renewal-load.ts, HTTP/1.1 keep-alive, ≤ 16 connections ` +
       `per instance each), no retries: every answer but a 200 (another status, no answer within ${REQUEST_TIMEOUT_MS / 1000} s, a refused or reset connection) is an error. ` +
-      'Each node is first registered (≤ 32 at a time per load process, retried; not measured), then renews on its phase; ' +
+      'Each node is first registered (≤ 8 at a time per load process, retried after 1 s when refused; not measured), then renews on its phase; ' +
       `${s.warmupSec} s of renewals are discarded, then a window of ${s.durationSec} s is measured. During it, ${s.changes} status changes ` +
       `${s.changeIntervalMs} ms apart: one of ${PROBES} probe replicas (kept alive by the runner, never sent by the load) flips active ↔ draining through ` +
       'one instance (rotating); publish time = from just before that heartbeat is sent until each instance\'s snapshot cache publishes a snapshot of the ' +
