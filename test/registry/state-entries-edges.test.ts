@@ -1,7 +1,7 @@
 /**
  * State file entries at the edges of their checks (found by mutation testing, test/MUTATION.md):
  * a port that disagrees with the address, entries that are no objects, ids at the 64-character cut,
- * reasons at the 300-character cut.
+ * times before 1970 and maintenance with extra fields, reasons at the 300-character cut.
  */
 import { describe, expect, it } from 'vitest';
 import { checkNodes, checkPorts } from '../../src/registry/state-entries.js';
@@ -39,6 +39,25 @@ describe('state file entries at the edges', () => {
     const dkv = { ...GOOD, id: 'not-the-address', epoch: 0, dkv: { regionStatus: 'LEADER', timestamp: '42', httpAddress: '' } };
     expect(checkNodes([dkv]).dropped).toEqual([{ entry: 'nodes[0] id "not-the-address"', reason: "nodes[0].dkv: disagrees with the node's fields" }]);
     expect(checkNodes([{ ...dkv, id: GOOD.address }]).dropped).toEqual([]);
+  });
+
+  it('drops times before 1970 and maintenance with a field of its own, as the other stored objects', () => {
+    const { nodes, dropped } = checkNodes([
+      { ...GOOD, id: 'before-1970', firstSeenMs: -1 },
+      { ...GOOD, id: 'maintenance-extra', maintenance: { reason: 'disk swap', sinceMs: 5, by: 'ops' } },
+      { ...GOOD, id: 'maintenance-before-1970', maintenance: { reason: 'disk swap', sinceMs: -1 } },
+      { ...GOOD, id: 'kept', firstSeenMs: 0, maintenance: { reason: 'disk swap', sinceMs: 0 } },
+    ]);
+    expect(nodes.map((n) => [n.id, n.firstSeenMs, n.maintenance])).toEqual([['kept', 0, { reason: 'disk swap', sinceMs: 0 }]]);
+    expect(dropped).toEqual([
+      { entry: 'nodes[0] id "before-1970"', reason: 'nodes[0].firstSeenMs: must be >= 0' },
+      { entry: 'nodes[1] id "maintenance-extra"', reason: 'nodes[1].maintenance: must NOT have additional properties' },
+      { entry: 'nodes[2] id "maintenance-before-1970"', reason: 'nodes[2].maintenance.sinceMs: must be >= 0' },
+    ]);
+    const released = { group: 'ext', nodeId: 'a', port: 6001, advertisedHost: 'k.example.com' };
+    const ports = checkPorts([{ ...released, releasedAtMs: -1 }, { ...released, nodeId: 'b', releasedAtMs: 0 }]);
+    expect(ports.ports.map((p) => [p.nodeId, p.releasedAtMs])).toEqual([['b', 0]]);
+    expect(ports.dropped).toEqual([{ entry: 'ports[0] nodeId "a"', reason: 'ports[0].releasedAtMs: must be >= 0' }]);
   });
 
   it('keeps a dropped node’s reason to 300 characters: one of 300 whole, a longer one cut there and marked …', () => {
