@@ -98,12 +98,14 @@ export function readStateFile(file: string): Exclude<ReturnType<typeof parseStat
   return parsed;
 }
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 export function summary(report: ImportReport, where: string, prefix: string, dryRun: boolean): string {
   const verb = dryRun ? 'would import' : 'imported';
-  const txns = `${report.transactions} transaction${report.transactions === 1 ? '' : 's'}`;
   return (
-    `${verb} ${report.nodes} nodes and ${report.ports} ports into etcd (${where}) under ${prefix} in ${txns}` +
-    `; ${report.dropped.length} entries dropped, ${report.existing.length} already there` +
+    `${verb} ${count(report.nodes, 'node', 'nodes')} and ${count(report.ports, 'port', 'ports')} into etcd (${where}) under ${prefix}` +
+    ` in ${count(report.transactions, 'transaction', 'transactions')}` +
+    `; ${count(report.dropped.length, 'entry', 'entries')} dropped, ${report.existing.length} already there` +
     (report.nodes > 0 ? `; every node has a fresh ${report.leaseSeconds} s lease` : '') +
     (dryRun ? '; nothing written (--dry-run)' : '')
   );

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseInvocation } from '../src/invocation.js';
 import { serializeState } from '../src/registry/state-file.js';
-import { parseStateInvocation } from '../src/state-cli.js';
+import { parseStateInvocation, summary } from '../src/state-cli.js';
 import { runCli, type CliRun } from './support/cli-process.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shardvoy-state-cli-'));
@@ -53,6 +53,16 @@ describe('shardvoy state import: arguments', () => {
   it('takes --config from SHARDVOY_CONFIG, as serve does, and --merge and --dry-run', () => {
     expect(parseStateInvocation(['import', STATE], { SHARDVOY_CONFIG: NOBODY })).toEqual({ command: 'import', configFile: NOBODY, stateFile: STATE, merge: false, dryRun: false });
     expect(parseStateInvocation(['import', '--merge', '--dry-run', '--config', MEMORY, STATE], { SHARDVOY_CONFIG: NOBODY })).toMatchObject({ configFile: MEMORY, merge: true, dryRun: true });
+  });
+
+  it('sums up in one line, counting in words a person reads', () => {
+    const report = { nodes: 1, ports: 0, transactions: 1, dropped: [{ entry: 'e', reason: 'r' }], existing: [], leaseSeconds: 10 };
+    expect(summary(report, '127.0.0.1:2379', '/shardvoy/', false)).toBe(
+      'imported 1 node and 0 ports into etcd (127.0.0.1:2379) under /shardvoy/ in 1 transaction; 1 entry dropped, 0 already there; every node has a fresh 10 s lease',
+    );
+    expect(summary({ ...report, nodes: 0, transactions: 0, dropped: [] }, 'e:1', '/p/', true)).toBe(
+      'would import 0 nodes and 0 ports into etcd (e:1) under /p/ in 0 transactions; 0 entries dropped, 0 already there; nothing written (--dry-run)',
+    );
   });
 
   it('points a `state` placed after another command\'s flags to where it belongs', () => {

@@ -87,7 +87,7 @@ describe('shardvoy state import into a real etcd', () => {
     const lines = imported.stdout.trim().split('\n');
     expect(lines).toEqual([
       'dropped nodes[3] id "forged": nodes[3].role: must be equal to one of the allowed values (role: master or replica)',
-      `imported 3 nodes and 4 ports into etcd (${cluster.endpoints[0]}) under /move/ in 1 transaction; 1 entries dropped, 0 already there; every node has a fresh 12 s lease`,
+      `imported 3 nodes and 4 ports into etcd (${cluster.endpoints[0]}) under /move/ in 1 transaction; 1 entry dropped, 0 already there; every node has a fresh 12 s lease`,
     ]);
 
     // Every node has its document, its alive key on a lease of its own of leaseSeconds; the forgotten node's port is held.

@@ -17,7 +17,7 @@
  * Every node gets a fresh lease of registry.leaseSeconds, so it routes at once, like a node
  * loaded from the state file at start, and the judge expires it if it never heartbeats.
  */
-import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
+import { GRPCDeadlineExceededError, GRPCUnavailableError, type Etcd3, type ICompare, type IRequestOp } from 'etcd3';
 import { PortAllocator, type PortAssignment, type PortPool } from '../ports.js';
 import type { RegistryState } from '../registry.js';
 import type { DroppedEntry, LoadedNode } from '../state-entries.js';
@@ -210,7 +210,9 @@ export async function importState(file: { readonly state: RegistryState; readonl
   try {
     existing = await readExisting(client, keys, deadline);
   } catch (error) {
-    throw new ImportRefusedError(`etcd (${options.where}) unreachable: ${(error as Error).message}; nothing was written`);
+    // Out of reach, or there and refusing (a wrong password, a user without access to the prefix).
+    const what = error instanceof GRPCUnavailableError || error instanceof GRPCDeadlineExceededError ? 'unreachable' : `refused to read ${options.prefix}`;
+    throw new ImportRefusedError(`etcd (${options.where}) ${what}: ${(error as Error).message}; nothing was written`);
   }
   if (!options.merge && (existing.nodes.size > 0 || existing.ports.size > 0)) {
     throw new ImportRefusedError(
