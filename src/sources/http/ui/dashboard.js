@@ -83,6 +83,7 @@ class Dashboard extends Component {
     clearInterval(this.poll);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.followUp = false;
   }
 
   later(fn, ms) {
@@ -123,7 +124,13 @@ class Dashboard extends Component {
   onEvent(event) {
     this.setState((state) => ({ events: [event, ...state.events].slice(0, MAX_EVENTS) }));
     void this.refresh();
-    this.later(() => void this.refresh(), FOLLOW_UP_MS);
+    if (!this.followUp) {
+      this.followUp = true;
+      this.later(() => {
+        this.followUp = false;
+        void this.refresh();
+      }, FOLLOW_UP_MS);
+    }
   }
 
   onStreamState(stream) {
@@ -339,7 +346,7 @@ function Events({ events }) {
     <h2>Events <span class="muted">live, newest first</span></h2>
     ${events.length === 0
       ? html`<p class="muted">no event since this instance started</p>`
-      : html`<table class="event-list">
+      : html`<div class="event-scroll"><table class="event-list">
           <tbody>
             ${events.map(
               (e) => html`<tr key=${`${e.id}/${e.time}`} class=${e.type === 'Warning' ? 'warn' : ''} data-event=${e.reason}>
@@ -351,7 +358,7 @@ function Events({ events }) {
               </tr>`,
             )}
           </tbody>
-        </table>`}
+        </table></div>`}
   </section>`;
 }
 
