@@ -272,7 +272,10 @@ async function runPass(store: Store, s: Settings, context: ScenarioContext, etcd
         lastLog = Date.now();
         log(`  ${store}: ${fmt(registered)} of ${fmt(s.nodes)} nodes registered after ${fmt((Date.now() - registrationStarted) / 1000)} s (load average ${fmt(os.loadavg()[0] ?? 0)})`);
       }
-      if (Date.now() - registrationStarted > REGISTRATION_LIMIT_MS) throw new Error(`only ${registered} of ${s.nodes} nodes registered within ${REGISTRATION_LIMIT_MS / 1000} s`);
+      if (Date.now() - registrationStarted > REGISTRATION_LIMIT_MS) {
+        await stopRegistrationProfile();
+        throw new Error(`only ${registered} of ${s.nodes} nodes registered within ${REGISTRATION_LIMIT_MS / 1000} s (load average ${fmt(os.loadavg()[0] ?? 0)} on ${os.cpus().length} cores)`);
+      }
       await sleep(250);
     }
     const expected = s.nodes + PROBES;
@@ -426,15 +429,40 @@ export const etcdIngest: Scenario = {
       section.verdicts.push(notRun('cross-instance publish p99 ≤ 200 ms', error.message));
       return;
     }
-    let ours: PassFigures;
+    let ours: PassFigures | undefined;
+    let failure: string | undefined;
     try {
       log(`  etcd ${etcd.version} (${etcd.bin}), members on ${etcd.endpoints.join(', ')}`);
       ours = await runPass('etcd', s, context, etcd);
+    } catch (error) {
+      failure = (error as Error).message;
+      log(`  etcd pass did not finish: ${failure}`);
     } finally {
       // The memory pass runs alone, without etcd's idle work beside it.
       await etcd.stop();
     }
     const memory = await runPass('memory', s, context, undefined);
+    if (!ours) {
+      const publish = memory.changes.map(allPublished);
+      section.tables.push({
+        headers: ['figure', 'etcd store (3 instances, 3 etcd members)', 'memory store (1 instance)'],
+        rows: [
+          ['heartbeats sent / answered 200 per second', 'not measured', `${fmt(memory.offeredPerSec)} / ${fmt(memory.okPerSec)}`],
+          ['errors (non-200)', 'not measured', describeFailures(memory)],
+          ['heartbeat latency p50 / p99', 'not measured', `${fmt(memory.latency.p50)} ms / ${fmt(memory.latency.p99)} ms`],
+          ['status change → published, p50 / p99', 'not measured', `${fmt(percentile(publish, 50))} ms / ${fmt(percentile(publish, 99))} ms`],
+          ['shardvoy CPU over the window (share of one core); per heartbeat', 'not measured', `${fmt(memory.shardvoy[0]!.cpuMs)} ms (${pct(memory.shardvoy[0]!.share)}); ${fmt((memory.shardvoy[0]!.cpuMs * 1000) / Math.max(1, memory.ok))} µs`],
+          ['load processes CPU (busiest: share of one core)', 'not measured', `${fmt(sum(memory.loaders.map((x) => x.cpuMs)))} ms (${pct(busiestLoad(memory))})`],
+          ['registration of every node', 'did not finish', `${fmt(memory.registrationMs / 1000)} s`],
+          ['load average (1 min) at the window start / end', '', `${fmt(memory.loadAverage[0])} / ${fmt(memory.loadAverage[1])}`],
+        ],
+      });
+      const missed = (target: string) => ({ target, measured: 'not measured', pass: false, result: 'MISS (the etcd pass did not finish)' });
+      section.verdicts.push(missed(`renewals of ${fmt(s.nodes)} nodes every ${s.intervalSec} s through ${s.instances} instances on etcd: errors (non-200 or unanswered)`));
+      section.verdicts.push(missed(`the renewal load sustained: 200s per second ≥ 0.98× the nominal ${fmt(s.nodes / s.intervalSec)}/s`));
+      section.verdicts.push(missed('cross-instance publish p99 ≤ 200 ms'));
+      throw new Error(`the etcd pass did not finish: ${failure}`);
+    }
 
     const nominal = s.nodes / s.intervalSec;
     const publishOf = (f: PassFigures) => f.changes.map(allPublished);
