@@ -14,6 +14,7 @@ import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { systemClock } from '../../src/registry/clock.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { RepeatLimiter, truncateForLog } from '../../src/util/log-limits.js';
+import { unknownGroupMessage } from '../../src/xds/node-group.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { clientStatusService } from '../../src/xds/service-definitions.js';
 import { makeTestPki } from '../support/certs.js';
@@ -304,6 +305,20 @@ describe('finding 4: refusals disclose nothing to a stranger, always reach the c
     streams.forEach((s, i) => s.request({ type_url: CLUSTER, node: { id: `stranger-${i}-${'z'.repeat(200)}` } }));
     for (const s of streams) expect((await s.ended()).code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(logLines().filter((l) => l.msg === 'xds stream refused')).toHaveLength(1);
+  });
+
+  it('lists at most 1,024 characters of group names to an authenticated peer, then how many groups there are', () => {
+    const node = { id: 'nobody', cluster: 'none' };
+    const who = 'node.id "nobody" and node.cluster "none" name no configured group';
+    expect(unknownGroupMessage(node, ['edge', 'secret-group'])).toBe(who);
+    expect(unknownGroupMessage(null, ['edge'], true)).toBe('a request without node name no configured group; configured groups: edge');
+    // 128 names (one of 8 characters, 127 of 6) and 127 separators of 2: 1,024 characters, listed
+    // whole; with one more name the list is cut at 1,024 and says how many groups there are.
+    const names = ['g0000000', ...Array.from({ length: 128 }, (_, i) => `g${String(i + 1).padStart(5, '0')}`)];
+    const whole = names.slice(0, 128).join(', ');
+    expect(whole).toHaveLength(1_024);
+    expect(unknownGroupMessage(node, names.slice(0, 128), true)).toBe(`${who}; configured groups: ${whole}`);
+    expect(unknownGroupMessage(node, names, true)).toBe(`${who}; configured groups: ${whole}… (129 groups)`);
   });
 
   it('truncates what a client chose, saying how long it was; writes a repeated warning once per interval with the count', () => {
