@@ -33,6 +33,14 @@ async function colour(page: Page, selector: string, property: 'color' | 'backgro
 
 const isRed = ([r = 0, g = 0, b = 0]: number[]) => r > 150 && g < 80 && b < 80;
 
+/** One Chromium for the file, started while shardvoy starts; each test gets a fresh context. */
+let browserStarting: Promise<Browser> | undefined;
+const browserFor = () => (browserStarting ??= launchChromium());
+
+afterAll(async () => {
+  await (await browserStarting?.catch(() => undefined))?.close();
+});
+
 describe('the dashboard, in Chromium, follows shardvoy live', () => {
   let shardvoy: ShardvoyProcess;
   let pump: HeartbeatPump;
@@ -46,6 +54,7 @@ describe('the dashboard, in Chromium, follows shardvoy live', () => {
   const shots: Record<string, string> = {};
 
   beforeAll(async () => {
+    void browserFor();
     // Each shard's listeners: its masters on `listen`, its replicas on the port after.
     const [shard0Port, shard1Port, batchPort, reportsPort] = [await freePortRun(2), await freePortRun(2), await freePortRun(2), await freePortRun(2)];
     // Something else on the batch Envoy's host holds the port its listener wants: a real NACK.
@@ -74,7 +83,7 @@ describe('the dashboard, in Chromium, follows shardvoy live', () => {
     await pump.set(node('r1', 'shard0', 'replica', 0, 7002));
     await pump.set(node('m3', 'shard1', 'master', 1, 7003));
     await pump.set(node('r3', 'shard1', 'replica', 0, 7004));
-    [edge, browser] = await Promise.all([startGroupEnvoy(shardvoy, 'edge'), launchChromium()]);
+    [edge, browser] = await Promise.all([startGroupEnvoy(shardvoy, 'edge'), browserFor()]);
     watched = await watchedPage(browser, new URL(shardvoy.baseUrl).origin);
     page = watched.page;
     page.on('framenavigated', (frame) => {
@@ -86,7 +95,6 @@ describe('the dashboard, in Chromium, follows shardvoy live', () => {
   afterAll(async () => {
     pump?.stop();
     await watched?.close();
-    await browser?.close();
     await Promise.all([edge?.stop(), batch?.stop()]);
     await shardvoy?.stop();
     await new Promise((resolve) => squatter?.close(resolve));
@@ -203,14 +211,13 @@ describe('the dashboard with auth.readToken', () => {
           groups: [{ name: 'edge', database: 'default', shards: [{ name: 'shard0', listen: `127.0.0.1:${port}`, clusters: ['shard0-masters'] }] }],
         },
       }),
-      launchChromium(),
+      browserFor(),
     ]);
     watched = await watchedPage(browser, new URL(shardvoy.baseUrl).origin);
   });
 
   afterAll(async () => {
     await watched?.close();
-    await browser?.close();
     await shardvoy?.stop();
   });
 
