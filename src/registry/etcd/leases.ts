@@ -31,7 +31,14 @@ export class LeaseKeeper {
   async renew(lease: string): Promise<number> {
     const stream = await this.open();
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => settle(undefined, new Error(`etcd did not answer a lease renewal within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(() => {
+        const error = new Error(`etcd did not answer a lease renewal within ${this.timeoutMs} ms`);
+        settle(undefined, error);
+        // A stream to a member that stopped answering (SIGSTOP, a cut network) stays open until
+        // gRPC's keepalive gives up, many seconds on: every renewal on it would wait and fail
+        // meanwhile. Drop it; the next renewal opens another, on a member the pool picks again.
+        if (this.stream === stream) this.fail(error);
+      }, this.timeoutMs);
       const waiter = { resolve: (ttl: number) => settle(ttl), reject: (error: Error) => settle(undefined, error) };
       const settle = (ttl: number | undefined, error?: Error) => {
         clearTimeout(timer);
