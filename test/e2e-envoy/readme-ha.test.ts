@@ -3,12 +3,14 @@
  * but for the addresses: etcd on the test's own port instead of 2379, the instances on free ports
  * instead of 8082/8083 and 7979/7980, the CLI from source instead of the build. The state file it
  * imports is the one a memory-store shardvoy writes after the worked example's three heartbeats.
- * Both instances then show the imported nodes, with the same snapshot version.
+ * Both instances then show the imported nodes, with the same snapshot version; and with etcd
+ * killed they do what the section says of an outage (fail-static, 503 with Retry-After, /readyz
+ * naming etcd), and take heartbeats again once it is back, with nobody expired.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { startEtcd, type EtcdCluster } from '../support/etcd.js';
@@ -114,6 +116,14 @@ describe('the README example of several instances on etcd', () => {
   });
 
   it('starts two instances on that etcd: both show the imported nodes, with one snapshot version', async () => {
+    // The nodes go on heartbeating, now to the first instance, as they would after the move; on a
+    // slow machine the instances could otherwise start judging a lease before the table is read.
+    const beating = setInterval(() => {
+      for (const body of workedBeats) {
+        void fetch(`http://127.0.0.1:${ports.http[0]}/v1/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => undefined);
+      }
+    }, 1000);
+    onTestFinished(() => clearInterval(beating));
     serve = bash(asRun(serveBlock!));
     const out = await serve.done;
     const table = out.slice(out.indexOf('version'));
@@ -127,5 +137,34 @@ describe('the README example of several instances on etcd', () => {
       return text;
     }, 15_000, 200);
     expect(first.split('\n')[0]).toBe(table.split('\n')[0]);
+  });
+
+  it('does what the README says when etcd is out of reach: last snapshot served, 503 with Retry-After, /readyz says why, nobody expired', async () => {
+    const url = (i: 0 | 1, p: string) => `http://127.0.0.1:${ports.http[i]}${p}`;
+    const [heartbeat] = workedBeats;
+    const before = await (await fetch(url(1, '/clusters?format=text'))).text();
+    await cluster.members[0]!.kill();
+    try {
+      await eventually(async () => {
+        const ready = await fetch(url(1, '/readyz'));
+        expect(ready.status).toBe(503);
+        expect((await ready.json()).message).toMatch(/^etcd \(.*\) unreachable since .*: .*serving the last snapshot/);
+      }, 30_000, 250);
+      const refused = await fetch(url(0, '/v1/heartbeat'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(heartbeat) });
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Fail-static: the same routes, the same version.
+      for (const i of [0, 1] as const) {
+        const now = await (await fetch(url(i, '/clusters?format=text'))).text();
+        expect(now.split('\n')[0]).toBe(before.split('\n')[0]);
+        expect(stableRows(now)).toEqual(stableRows(before));
+      }
+    } finally {
+      await cluster.members[0]!.start();
+    }
+    for (const i of [0, 1] as const) await eventually(async () => expect((await fetch(url(i, '/readyz'))).status).toBe(200), 30_000, 250);
+    for (const body of workedBeats) expect((await fetch(url(0, '/v1/heartbeat'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status).toBe(200);
+    const after = await (await fetch(url(1, '/clusters?format=text'))).text();
+    expect(stableRows(after)).toEqual(stableRows(tableOutput!));
   });
 });
