@@ -48,7 +48,7 @@ export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (command !== 'serve' && command !== 'demo') {
     if (command === 'agent') throw new UsageError('agent: its flags follow it (shardvoy agent --server URL …; see shardvoy agent --help)');
     if (command === 'state') throw new UsageError('state: its flags follow it (shardvoy state import --config FILE STATEFILE; see shardvoy state --help)');
-    throw new UsageError(command === undefined ? 'a command is required: serve, demo, agent or state' : `unknown command "${command}"; expected serve, demo, agent or state`);
+    throw new UsageError(command === undefined ? 'a command is required: serve, demo, agent or state' : `unknown command "${command}"; expected serve, demo, agent, state or an operator command (status, nodes, clients, events, drain, undrain, forget, check)`);
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   if (command === 'serve' && values.nodes !== undefined) throw new UsageError('--nodes: only the demo command takes it');

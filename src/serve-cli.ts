@@ -20,6 +20,8 @@ Usage:
                  (heartbeats for a node that cannot; see shardvoy agent --help)
   shardvoy state import --config FILE [--merge] [--dry-run] STATEFILE
                  (a memory store's state file into the etcd store; see shardvoy state --help)
+  shardvoy status|nodes|clients|events|drain ID|undrain ID|forget ID|check [-o FORMAT] [-w] [--server URL]
+                 (a running server's operator view and actions; see shardvoy status --help)
   shardvoy --help | --version
 
 Environment: SHARDVOY_CONFIG, SHARDVOY_HTTP, SHARDVOY_GRPC, SHARDVOY_LOG_LEVEL stand for the flags.

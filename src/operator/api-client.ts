@@ -1,0 +1,183 @@
+/**
+ * The operator commands' side of the HTTP API: JSON reads and writes with the bearer token, the
+ * event stream (Server-Sent Events), and failures as one line naming the request and why
+ * (ApiError: exit 2). The token is sent, never shown.
+ */
+import { describeFetchError } from '../agent/node-query.js';
+import type { OperatorEvent } from '../observers/event-log.js';
+import { VERSION } from '../version.js';
+
+/** Talking to the server failed: no connection, an error status, an answer that is not one. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status, when there was one. */
+    readonly statusCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export type StreamEnd = { readonly kind: 'ended' } | { readonly kind: 'no-stream'; readonly status: number };
+
+export class ApiClient {
+  constructor(
+    readonly server: URL,
+    private readonly token: string | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** GET a JSON answer; anything but 2xx is an ApiError. */
+  async get<T>(path: string): Promise<T> {
+    return (await this.json('GET', path)) as T;
+  }
+
+  async send<T>(method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return (await this.json(method, path, body)) as T;
+  }
+
+  /** GET whose error statuses are data too (/readyz answers 503 with the reason). */
+  async getAnswer(path: string, accepted: readonly number[]): Promise<Answer> {
+    const { response, text } = await this.request('GET', path);
+    if (!response.ok && !accepted.includes(response.status)) throw this.statusError('GET', path, response.status, text);
+    return { status: response.status, body: parseJson('GET', this.url(path), response.status, text) };
+  }
+
+  async getText(path: string): Promise<string> {
+    const { response, text } = await this.request('GET', path);
+    if (!response.ok) throw this.statusError('GET', path, response.status, text);
+    return text;
+  }
+
+  /**
+   * GET /v1/events/stream after event `since`: each event to `onEvent` until the stream ends or
+   * `signal` aborts. A server without the stream (404, or no event stream) answers no-stream.
+   */
+  async stream(since: number, onEvent: (event: OperatorEvent) => void, signal: AbortSignal): Promise<StreamEnd> {
+    const path = `v1/events/stream?since=${since}`;
+    let response: Response;
+    try {
+      response = await fetch(this.url(path), { headers: { ...this.headers(), accept: 'text/event-stream' }, signal });
+    } catch (error) {
+      if (signal.aborted) return { kind: 'ended' };
+      throw this.connectionError('GET', path, error);
+    }
+    if (response.status === 404 || (response.ok && !String(response.headers.get('content-type')).startsWith('text/event-stream'))) {
+      await response.body?.cancel();
+      return { kind: 'no-stream', status: response.status };
+    }
+    if (!response.ok) throw this.statusError('GET', path, response.status, await response.text());
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let data: string[] = [];
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffer.search(/\r?\n/)) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + (buffer[newline] === '\r' ? 2 : 1));
+          if (line === '') {
+            if (data.length > 0) dispatch(data.join('\n'), onEvent);
+            data = [];
+          } else if (line.startsWith('data:')) {
+            data.push(line.slice(5).replace(/^ /, ''));
+          }
+          // id:, retry: and comments: the event carries its id itself.
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return { kind: 'ended' };
+      throw this.connectionError('GET', path, error);
+    }
+    return { kind: 'ended' };
+  }
+
+  private async json(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    const { response, text } = await this.request(method, path, body);
+    if (!response.ok) throw this.statusError(method, path, response.status, text);
+    return parseJson(method, this.url(path), response.status, text);
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ response: Response; text: string }> {
+    const headers: Record<string, string> = this.headers();
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const response = await fetch(this.url(path), {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      return { response, text: await response.text() };
+    } catch (error) {
+      throw this.connectionError(method, path, error);
+    }
+  }
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': `shardvoy-cli/${VERSION}`, accept: 'application/json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    return headers;
+  }
+
+  private url(path: string): URL {
+    return new URL(path, this.server);
+  }
+
+  private connectionError(method: string, path: string, error: unknown): ApiError {
+    const why = describeFetchError(error, this.timeoutMs);
+    return new ApiError(`${method} ${this.url(path).href}: cannot reach the server (${why}); is shardvoy listening there? (--server or SHARDVOY_SERVER, default http://127.0.0.1:8082)`);
+  }
+
+  private statusError(method: string, path: string, status: number, text: string): ApiError {
+    const where = `${method} ${this.url(path).href}`;
+    const message = serverMessage(text);
+    if (status === 401) {
+      const hint = this.token === undefined ? 'give one with --token or SHARDVOY_TOKEN' : 'the token given (--token or SHARDVOY_TOKEN) was refused';
+      return new ApiError(`${where}: 401 Unauthorized: ${message}; ${hint}`, status);
+    }
+    return new ApiError(`${where}: ${status}${status >= 300 && status < 400 ? ' (a redirect: give the API\'s own URL with --server)' : ''}: ${message}`, status);
+  }
+}
+
+function dispatch(data: string, onEvent: (event: OperatorEvent) => void): void {
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    return; // Not one of shardvoy's events; a proxy's noise.
+  }
+  if (typeof event === 'object' && event !== null && typeof (event as { id?: unknown }).id === 'number') onEvent(event as OperatorEvent);
+}
+
+function parseJson(method: string, url: URL, status: number, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(`${method} ${url.href}: ${status} with a body that is not JSON (is --server shardvoy's HTTP API?): ${excerpt(text.trim())}`, status);
+  }
+}
+
+/** The API's errors are `{"statusCode", "error", "message"}`; anything else is shown as it came. */
+function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
+    if (typeof body.message === 'string') return excerpt(body.message);
+    if (typeof body.error === 'string') return excerpt(body.error);
+  } catch {
+    // Not JSON: a proxy's page, say.
+  }
+  return excerpt(text.trim()) || '(no message)';
+}
+
+function excerpt(text: string): string {
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
