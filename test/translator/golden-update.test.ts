@@ -62,7 +62,12 @@ describe('UPDATE_GOLDEN', () => {
 
   it('fails the golden suite itself, naming the reason, when run with UPDATE_GOLDEN=1 under CI, and rewrites nothing', () => {
     const goldenDir = path.join(ROOT, 'test', 'golden');
-    const snapshot = () => readdirSync(goldenDir).flatMap((c) => readdirSync(path.join(goldenDir, c)).map((f) => `${c}/${f}:${readFileSync(path.join(goldenDir, c, f), 'utf8')}`));
+    // Every file under test/golden: the cases' folders and the goldens beside them (openapi.json).
+    const snapshot = () =>
+      readdirSync(goldenDir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => statSync(path.join(goldenDir, f)).isFile())
+        .sort()
+        .map((f) => `${f}:${readFileSync(path.join(goldenDir, f), 'utf8')}`);
     const before = snapshot();
     const run = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/translator/golden.test.ts'], {
       cwd: ROOT,

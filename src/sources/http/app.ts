@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { heartbeatRoutes } from './routes/heartbeat.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { docsRoutes, registerOpenApi } from './openapi.js';
 import { nodesRoutes } from './routes/nodes.js';
 import { registryAdminRoutes } from './routes/registry-admin.js';
 import { uiRoutes } from './routes/ui.js';
@@ -30,7 +31,16 @@ export type { HttpDeps } from './deps.js';
 
 export type App = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>;
 
-export async function buildApp(deps: HttpDeps): Promise<App> {
+export interface BuildOptions {
+  /**
+   * Called before any route is registered, so the hooks it adds reach every route (Fastify
+   * copies a parent's hooks into a plugin when the plugin starts). The tests check each response
+   * against GET /openapi.json this way (test/support/openapi-check.ts).
+   */
+  readonly beforeRoutes?: (app: App) => void;
+}
+
+export async function buildApp(deps: HttpDeps, options: BuildOptions = {}): Promise<App> {
   const tls = deps.config.http.tls;
   const app = Fastify({
     ...(tls
@@ -93,6 +103,13 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
     });
   }
 
+  // Response schemas document the routes (GET /openapi.json) and never serialize: every reply is
+  // JSON.stringify of what the handler returned, field for field, as without a schema (a
+  // fast-json-stringify serializer would drop unlisted fields and coerce values).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await registerOpenApi(app);
+  options.beforeRoutes?.(app);
+
   await app.register(heartbeatRoutes, deps);
   await app.register(clustersRoutes, deps);
   await app.register(nodesRoutes, deps);
@@ -105,6 +122,7 @@ export async function buildApp(deps: HttpDeps): Promise<App> {
   await app.register(metricsRoutes, deps);
   await app.register(eventsRoutes, deps);
   await app.register(uiRoutes, deps);
+  await app.register(docsRoutes);
   return app;
 }
 

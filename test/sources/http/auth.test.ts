@@ -64,6 +64,14 @@ describe('authentication', () => {
   ];
   /** The probes: open to anyone, always (README, Configuration: tokens). */
   const PROBES = ['/healthz', '/readyz'];
+  /**
+   * The API's description, open like the probes (README, HTTP API: reference): GET /openapi.json,
+   * and Swagger UI at /docs with its assets, which must load in a browser that has no token.
+   */
+  const isApiDocs = (url: string) => url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/');
+  /** The dashboard's page and files hold no data (routes/ui.ts): the page asks for the token itself. */
+  const isDashboard = (url: string) => url === '/ui' || url.startsWith('/ui/');
+  const isOpen = (url: string) => PROBES.includes(url) || isApiDocs(url) || isDashboard(url);
 
   it.each(GUARDED)('%s: 401 without a token, with a wrong one and with another kind; served with the right one', async (_name, method, url, body, right, otherKind) => {
     const before = JSON.stringify(t.registry.list());
@@ -92,7 +100,7 @@ describe('authentication', () => {
   });
 
   it('answers 401 without a token on every route but the probes, each method, HEAD included', async () => {
-    const routes = routesOf(t.app).filter((r) => !PROBES.includes(r.url));
+    const routes = routesOf(t.app).filter((r) => !isOpen(r.url));
     const open: string[] = [];
     for (const { method, url } of routes) {
       const concrete = url.replace(/:id\b/g, 'n1').replace(/:group\b/g, 'local-group');
@@ -107,7 +115,7 @@ describe('authentication', () => {
   it('has a row in the table above (its kind of token checked) for every guarded route', () => {
     const listed = new Set(GUARDED.map(([, method, url]) => `${method} ${url.split('?')[0]!.replace('/v1/nodes/n1', '/v1/nodes/:id').replace('/v1/groups/local-group/', '/v1/groups/:group/')}`));
     const unlisted = routesOf(t.app)
-      .filter((r) => r.method !== 'HEAD' && !PROBES.includes(r.url))
+      .filter((r) => r.method !== 'HEAD' && !isOpen(r.url))
       .map((r) => `${r.method} ${r.url}`)
       .filter((route) => !listed.has(route));
     expect(unlisted).toEqual([]);
@@ -117,6 +125,18 @@ describe('authentication', () => {
     const probes = routesOf(t.app).filter((r) => PROBES.includes(r.url));
     expect(probes.map((r) => `${r.method} ${r.url}`).sort()).toEqual(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
     for (const { method, url } of probes) expect((await t.app.inject({ method: method as 'GET', url })).statusCode, `${method} ${url}`).toBe(200);
+  });
+
+  it('leaves the API description open: /openapi.json and /docs with every asset, HEAD included', async () => {
+    const docs = routesOf(t.app).filter((r) => isApiDocs(r.url));
+    expect(docs.map((r) => `${r.method} ${r.url}`)).toEqual(expect.arrayContaining(['GET /openapi.json', 'HEAD /openapi.json', 'GET /docs', 'HEAD /docs', 'GET /docs/json']));
+    for (const { method, url } of docs) {
+      // The assets' wildcard (/docs/static/*; printRoutes folds its static/ into the tree): one asset.
+      const concrete = url.endsWith('*') ? '/docs/static/swagger-ui-bundle.js' : url;
+      const response = await t.app.inject({ method: method as 'GET', url: concrete });
+      // /docs/static/index.html redirects to /docs/.
+      expect([200, 302], `${method} ${concrete}`).toContain(response.statusCode);
+    }
   });
 
   it('checks the token before the body: a bad body without a token is a 401, not a 400', async () => {

@@ -5,6 +5,22 @@ import type { OperatorEvent } from '../../../observers/event-log.js';
 import { requireToken } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
 import { EventsQuery } from '../operator-schemas.js';
+import { errors, EventsReply, response, textResponse } from '../response-schemas.js';
+
+const listSchema = {
+  tags: ['operators'],
+  summary: 'The retained events after an id, oldest first',
+  querystring: EventsQuery,
+  response: { 200: response('The events with an id above since (default 0)', EventsReply), 400: errors.invalid },
+};
+const streamSchema = {
+  tags: ['operators'],
+  summary: 'The events, live (Server-Sent Events)',
+  description: 'One message per event (id: its id, data: the event as JSON), resuming after Last-Event-ID or ?since=ID, else from the next event; retry: 1000, a comment line every 15 s.',
+  querystring: EventsQuery,
+  headers: { type: 'object', properties: { 'last-event-id': { type: 'string', description: 'resume after this event id' } } },
+  response: { 200: textResponse('An endless event stream', ['text/event-stream']), 400: errors.invalid },
+};
 
 /** A comment line this often keeps proxies from closing an idle event stream. */
 const KEEPALIVE_MS = 15_000;
@@ -19,12 +35,12 @@ export const eventsRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) 
   const read = requireToken(() => deps.config.auth, 'read');
   const open = new Set<ServerResponse>();
 
-  app.get('/v1/events', { schema: { querystring: EventsQuery }, onRequest: read }, async (request) => {
+  app.get('/v1/events', { schema: listSchema, onRequest: read }, async (request) => {
     const since = request.query.since === undefined ? 0 : Number(request.query.since);
     return { latestId: deps.events.latestId, events: deps.events.since(since) };
   });
 
-  app.get('/v1/events/stream', { schema: { querystring: EventsQuery }, onRequest: read }, async (request, reply) => {
+  app.get('/v1/events/stream', { schema: streamSchema, onRequest: read }, async (request, reply) => {
     const header = request.headers['last-event-id'];
     const lastEventId = typeof header === 'string' && /^[0-9]{1,15}$/.test(header.trim()) ? Number(header.trim()) : undefined;
     const since = lastEventId ?? (request.query.since === undefined ? deps.events.latestId : Number(request.query.since));

@@ -13,6 +13,7 @@ import type { HttpDeps } from '../deps.js';
 import { requireToken } from '../auth.js';
 import { dkvClientConfig } from '../client-config.js';
 import { envoyBootstrapYaml } from '../envoy-bootstrap.js';
+import { ClientConfigReply, errors, response, textResponse } from '../response-schemas.js';
 
 const GroupParams = Type.Object({ group: Type.String() });
 const BootstrapQuery = Type.Object(
@@ -22,7 +23,35 @@ const BootstrapQuery = Type.Object(
 
 const DEFAULT_XDS_HOST = '127.0.0.1';
 
-function error(statusCode: 400 | 404 | 409, message: string) {
+const clientConfigSchema = {
+  tags: ['routing'],
+  summary: "A group's DKV client config (dkvShards)",
+  params: GroupParams,
+  response: {
+    200: response("Per shard, the MASTER and SLAVE topologies at the group's Envoy listeners", ClientConfigReply),
+    404: errors.notFound('no group of that name'),
+    409: error409('the group is proxyless: it has no Envoy listeners'),
+  },
+};
+const bootstrapSchema = {
+  tags: ['routing'],
+  summary: 'An Envoy bootstrap (YAML) for a sidecar of the group',
+  description: 'node.id the group, LDS/CDS over ADS to xds (default: this request\'s host and the gRPC port), admin on 127.0.0.1:9901.',
+  params: GroupParams,
+  querystring: BootstrapQuery,
+  response: {
+    200: textResponse('The bootstrap', ['application/yaml']),
+    400: errors.invalid,
+    404: errors.notFound('no group of that name'),
+    409: error409('the group is proxyless: its clients need a gRPC xDS bootstrap'),
+  },
+};
+
+function error409(why: string) {
+  return { ...errors.following, description: `Conflict: ${why}` };
+}
+
+function error<Code extends 400 | 404 | 409>(statusCode: Code, message: string) {
   const names = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict' } as const;
   return { statusCode, error: names[statusCode], message };
 }
@@ -46,7 +75,7 @@ export const groupConfigRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
   const readGuard = requireToken(() => deps.config.auth, 'read');
 
   /** The group named in the path, or the error answer for it. */
-  const lookup = (name: string, proxylessReason: string): { group: GroupConfig } | { failure: ReturnType<typeof error> } => {
+  const lookup = (name: string, proxylessReason: string): { group: GroupConfig } | { failure: ReturnType<typeof error<404 | 409>> } => {
     const group = deps.config.groups.find((g) => g.name === name);
     if (!group) {
       const known = deps.config.groups.map((g) => g.name).join(', ');
@@ -56,7 +85,7 @@ export const groupConfigRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
     return { group };
   };
 
-  app.get('/v1/groups/:group/client-config', { schema: { params: GroupParams }, onRequest: readGuard }, async (request, reply) => {
+  app.get('/v1/groups/:group/client-config', { schema: clientConfigSchema, onRequest: readGuard }, async (request, reply) => {
     const found = lookup(
       request.params.group,
       'it has no Envoy listeners, so there is no DKV client config; its gRPC clients dial xds:///<cluster name> with a gRPC xDS bootstrap whose node.id is the group',
@@ -70,7 +99,7 @@ export const groupConfigRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
 
   app.get(
     '/v1/groups/:group/envoy-bootstrap',
-    { schema: { params: GroupParams, querystring: BootstrapQuery }, onRequest: readGuard },
+    { schema: bootstrapSchema, onRequest: readGuard },
     async (request, reply) => {
       const found = lookup(
         request.params.group,

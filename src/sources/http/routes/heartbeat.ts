@@ -9,7 +9,23 @@ import { toHeartbeat } from '../heartbeat-body.js';
 import { topLevelValueText } from '../json-literal.js';
 import { jsonTextOf, keepJsonText } from '../json-text.js';
 import { RepeatLimiter } from '../../../util/log-limits.js';
-import { HeartbeatBody, type HeartbeatResponse } from '../schemas.js';
+import { bodyErrors, errors, HeartbeatResponse, response } from '../response-schemas.js';
+import { HeartbeatBody } from '../schemas.js';
+
+const schema = {
+  tags: ['registry'],
+  summary: 'Register or renew a node',
+  description:
+    "Live until leaseSeconds after this heartbeat, on the server's clock. A heartbeat from a known id with a new address, shard, database or role moves the node.",
+  body: HeartbeatBody,
+  response: {
+    200: response("Recorded: the lease to renew within, and the node's address in each group with nodeListeners where it holds a port", HeartbeatResponse),
+    ...bodyErrors,
+    409: errors.following,
+    429: errors.registryFull,
+    503: errors.storeUnavailable,
+  },
+};
 
 const registryFullWarnings = new RepeatLimiter();
 
@@ -17,7 +33,7 @@ export const heartbeatRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, dep
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   // The body as written: the epoch's rule is on the number as sent (heartbeat-body.ts).
   keepJsonText(fastify);
-  app.post('/v1/heartbeat', { schema: { body: HeartbeatBody }, onRequest: requireToken(() => deps.config.auth, 'heartbeat') }, async (request, reply) => {
+  app.post('/v1/heartbeat', { schema, onRequest: requireToken(() => deps.config.auth, 'heartbeat') }, async (request, reply) => {
     const text = request.body.epoch === undefined ? undefined : jsonTextOf(request);
     const heartbeat = toHeartbeat(request.body, { epoch: text === undefined ? undefined : topLevelValueText(text, 'epoch') });
     let outcome;

@@ -5,7 +5,34 @@ import type { NodeRecord } from '../../../registry/node.js';
 import { requireToken } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
 import { MaintenanceBody } from '../operator-schemas.js';
+import { bodyErrors, errors, MaintenanceOffReply, MaintenanceOnReply, response } from '../response-schemas.js';
 import { NodeIdParams } from '../schemas.js';
+
+const putSchema = {
+  tags: ['registry'],
+  summary: "Put a node in maintenance (Consul's maint)",
+  description: 'The node goes to Envoy as DRAINING whatever its heartbeats say, until lifted; kept across restarts. The same reason again keeps the original start.',
+  params: NodeIdParams,
+  body: MaintenanceBody,
+  response: {
+    200: response('In maintenance', MaintenanceOnReply),
+    ...bodyErrors,
+    404: errors.notFound('no node with that id'),
+    409: errors.following,
+    503: errors.storeUnavailable,
+  },
+};
+const deleteSchema = {
+  tags: ['registry'],
+  summary: 'Lift a node\'s maintenance',
+  params: NodeIdParams,
+  response: {
+    200: response('Out of maintenance (wasInMaintenance: whether it was in)', MaintenanceOffReply),
+    404: errors.notFound('no node with that id'),
+    409: errors.following,
+    503: errors.storeUnavailable,
+  },
+};
 
 /** The node's maintenance as the API shows it. */
 export function maintenanceJson(node: NodeRecord): { reason: string; since: string } | null {
@@ -25,7 +52,7 @@ export const maintenanceRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
     return { statusCode: 409, error: 'Conflict', message: `registry: ${error.message}` };
   };
 
-  app.put('/v1/nodes/:id/maintenance', { schema: { params: NodeIdParams, body: MaintenanceBody }, onRequest: admin }, async (request, reply) => {
+  app.put('/v1/nodes/:id/maintenance', { schema: putSchema, onRequest: admin }, async (request, reply) => {
     const { id } = request.params;
     const current = deps.registry.get(id);
     if (!current) return reply.status(404).send(notFound(id));
@@ -40,10 +67,11 @@ export const maintenanceRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, d
     }
     if (!node) return reply.status(404).send(notFound(id));
     request.log.warn({ node: id, reason }, 'node put in maintenance by operator');
-    return { id, maintenance: maintenanceJson(node) };
+    // setMaintenance returned the node with its maintenance on: never null here.
+    return { id, maintenance: maintenanceJson(node)! };
   });
 
-  app.delete('/v1/nodes/:id/maintenance', { schema: { params: NodeIdParams }, onRequest: admin }, async (request, reply) => {
+  app.delete('/v1/nodes/:id/maintenance', { schema: deleteSchema, onRequest: admin }, async (request, reply) => {
     const { id } = request.params;
     const current = deps.registry.get(id);
     if (!current) return reply.status(404).send(notFound(id));

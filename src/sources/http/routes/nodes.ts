@@ -5,7 +5,28 @@ import type { NodeRecord } from '../../../registry/node.js';
 import { requireToken } from '../auth.js';
 import type { HttpDeps } from '../deps.js';
 import { maintenanceJson } from './maintenance.js';
+import { errors, ForgottenReply, NodeReply, NodesReply, response } from '../response-schemas.js';
 import { NodeIdParams } from '../schemas.js';
+
+const listSchema = { tags: ['registry'], summary: 'The registry as stored', response: { 200: response('Every node', NodesReply) } };
+const oneSchema = {
+  tags: ['registry'],
+  summary: 'One node as stored',
+  params: NodeIdParams,
+  response: { 200: response('The node', NodeReply), 404: errors.notFound('no node with that id') },
+};
+const forgetSchema = {
+  tags: ['registry'],
+  summary: 'Forget a node now',
+  description: "Its per-node ports are held for it for registry.portReuseSeconds.",
+  params: NodeIdParams,
+  response: {
+    200: response('Forgotten: the node as it was', ForgottenReply),
+    404: errors.notFound('no node with that id'),
+    409: errors.following,
+    503: errors.storeUnavailable,
+  },
+};
 
 /** The registry as stored, with server-clock times as ISO strings. */
 export function nodeJson(node: NodeRecord) {
@@ -26,15 +47,15 @@ export const nodesRoutes: FastifyPluginAsync<HttpDeps> = async (fastify, deps) =
   const read = requireToken(() => deps.config.auth, 'read');
   const admin = requireToken(() => deps.config.auth, 'admin');
 
-  app.get('/v1/nodes', { onRequest: read }, async () => ({ nodes: deps.registry.list().map(nodeJson) }));
+  app.get('/v1/nodes', { schema: listSchema, onRequest: read }, async () => ({ nodes: deps.registry.list().map(nodeJson) }));
 
-  app.get('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: read }, async (request, reply) => {
+  app.get('/v1/nodes/:id', { schema: oneSchema, onRequest: read }, async (request, reply) => {
     const node = deps.registry.get(request.params.id);
     if (!node) return reply.status(404).send(notFound(request.params.id));
     return nodeJson(node);
   });
 
-  app.delete('/v1/nodes/:id', { schema: { params: NodeIdParams }, onRequest: admin }, async (request, reply) => {
+  app.delete('/v1/nodes/:id', { schema: forgetSchema, onRequest: admin }, async (request, reply) => {
     let node;
     try {
       node = await deps.registry.forget(request.params.id);
