@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
+import { TokenBucket } from '../../src/xds/token-bucket.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { eventually } from '../support/harness.js';
 import { RawSotwStream, type SotwResponse } from '../support/raw-xds.js';
@@ -213,6 +214,19 @@ describe('SotW ADS conformance', () => {
 });
 
 describe('stream limits', () => {
+  it('budgets requests as xds.streamRequestBurst at once, refilled at xds.streamRequestsPerSecond, never more than the burst', () => {
+    const budget = new TokenBucket(2, 3, 1_000); // 2 per second, bursts of 3
+    expect([budget.take(1_000), budget.take(1_000), budget.take(1_000), budget.take(1_000)]).toEqual([true, true, true, false]);
+    expect(budget.take(1_499)).toBe(false); // 0.998 of a request refilled
+    expect(budget.take(1_500)).toBe(true);
+    expect(budget.take(1_500)).toBe(false);
+    // Idle for a minute: the burst again, not 120 requests.
+    expect(Array.from({ length: 4 }, () => budget.take(61_500))).toEqual([true, true, true, false]);
+    // A clock that steps back refills nothing, and takes nothing back.
+    expect(budget.take(60_000)).toBe(false);
+    expect(budget.take(60_500)).toBe(true);
+  });
+
   it('cuts off a looping client with RESOURCE_EXHAUSTED while another keeps being served', async () => {
     const xds = await startXdsServer(['edge'], { streamRequestsPerSecond: 20, streamRequestBurst: 40 });
     xds.cache.publish(snapshotOf('edge', V1));
