@@ -70,7 +70,8 @@ describe('shardvoy state import: arguments', () => {
   });
 });
 
-describe('shardvoy state import: the command', () => {
+// Each case starts the CLI through tsx: seconds apiece on a busy 2-core machine.
+describe('shardvoy state import: the command', { timeout: 90_000 }, () => {
   const oneLine = (run: CliRun) => {
     const lines = run.stderr.trim().split('\n');
     expect(lines, run.stderr).toHaveLength(1);
@@ -79,9 +80,9 @@ describe('shardvoy state import: the command', () => {
 
   it('prints its usage with --help, and is listed in shardvoy --help', async () => {
     const help = cli(['state', '--help']);
+    const top = cli(['--help']);
     expect(await help.exited).toBe(0);
     expect(help.stdout).toContain('shardvoy state import --config FILE [--merge] [--dry-run] STATEFILE');
-    const top = cli(['--help']);
     expect(await top.exited).toBe(0);
     expect(top.stdout).toContain('shardvoy state import --config FILE');
   });
@@ -104,14 +105,14 @@ describe('shardvoy state import: the command', () => {
 
   it('exits 2 on a file that is no state file, and leaves it where it is (a start would move it aside)', async () => {
     const bad = write('not-state.json', '{"version": 1, "nodes": []}');
+    const notJson = write('not-json.json', '{"version": 1,');
     const run = cli(['state', 'import', '--config', NOBODY, bad]);
+    const again = cli(['state', 'import', '--config', NOBODY, notJson]);
     expect(await run.exited).toBe(2);
     expect(oneLine(run)).toContain(`${bad} does not hold a shardvoy state`);
     expect(existsSync(bad)).toBe(true);
-    expect(readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
-    const notJson = write('not-json.json', '{"version": 1,');
-    const again = cli(['state', 'import', '--config', NOBODY, notJson]);
     expect(await again.exited).toBe(2);
+    expect(readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
     expect(oneLine(again)).toContain('is not JSON');
   });
 
@@ -121,6 +122,6 @@ describe('shardvoy state import: the command', () => {
     expect(await run.exited).toBe(1);
     expect(oneLine(run)).toMatch(/^shardvoy: state import: etcd \(127\.0\.0\.1:1\) unreachable: .*; nothing was written$/);
     expect(run.stdout).toBe('');
-    expect(Date.now() - startedAt).toBeLessThan(15_000);
+    expect(Date.now() - startedAt).toBeLessThan(25_000);
   });
 });
