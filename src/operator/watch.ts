@@ -22,6 +22,9 @@ export interface WatchIo {
   readonly err: (line: string) => void;
   readonly tty: boolean;
   readonly signal: AbortSignal;
+  /** Tests shorten these; POLL_MS and RECONNECT_MS otherwise. */
+  readonly pollMs?: number;
+  readonly reconnectMs?: number;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -68,6 +71,7 @@ export async function watchRendering(api: ApiClient, format: OutputFormat, rende
   if (lastId === undefined) return poll(show, io);
 
   let pending: NodeJS.Timeout | undefined;
+  let rendering = Promise.resolve();
   let why = '';
   const onEvent = (event: OperatorEvent) => {
     lastId = event.id;
@@ -77,7 +81,8 @@ export async function watchRendering(api: ApiClient, format: OutputFormat, rende
       pending = undefined;
       const reason = why;
       why = '';
-      show(reason).catch((error: Error) => io.err(error.message));
+      // One rendering at a time, in order: a slow read never overtakes a later one.
+      rendering = rendering.then(() => show(reason)).catch((error: Error) => io.err(error.message));
     }, DEBOUNCE_MS);
   };
   let failing = false;
@@ -91,18 +96,22 @@ export async function watchRendering(api: ApiClient, format: OutputFormat, rende
       if (!(error instanceof ApiError)) throw error;
       if (!failing) io.err(`${error.message}; trying again every ${RECONNECT_MS / 1000} s`);
       failing = true;
-      await sleep(RECONNECT_MS, io.signal);
+      await sleep(io.reconnectMs ?? RECONNECT_MS, io.signal);
       continue;
     }
-    await sleep(RECONNECT_MS, io.signal);
+    await sleep(io.reconnectMs ?? RECONNECT_MS, io.signal);
     try {
       // Event ids start again at 1 in a new process: a restarted server is read afresh.
       const latest = await latestEventId(api);
       if (latest !== undefined && latest < lastId) {
         lastId = latest;
-        await show('the server restarted');
+        // This rendering shows all the old stream's last events would have.
+        clearTimeout(pending);
+        pending = undefined;
+        why = '';
+        await (rendering = rendering.then(() => show('the server restarted')));
       } else if (failing) {
-        await show('reconnected');
+        await (rendering = rendering.then(() => show('reconnected')));
       }
       failing = false;
     } catch (error) {
@@ -115,9 +124,9 @@ export async function watchRendering(api: ApiClient, format: OutputFormat, rende
 }
 
 async function poll(show: (why: string, onlyIfChanged: boolean) => Promise<void>, io: WatchIo): Promise<void> {
-  io.err(`the server has no event stream; polling every ${POLL_MS / 1000} s`);
+  io.err(`the server has no event stream; polling every ${(io.pollMs ?? POLL_MS) / 1000} s`);
   while (!io.signal.aborted) {
-    await sleep(POLL_MS, io.signal);
+    await sleep(io.pollMs ?? POLL_MS, io.signal);
     if (io.signal.aborted) break;
     try {
       await show('poll', true);
@@ -143,7 +152,7 @@ export async function watchEvents(api: ApiClient, since: number, print: (event: 
       if (end.kind === 'no-stream') {
         const answer = await api.get<EventsAnswer>(`v1/events?since=${lastId}`);
         for (const event of answer.events) onEvent(event);
-        await sleep(POLL_MS, io.signal);
+        await sleep(io.pollMs ?? POLL_MS, io.signal);
         continue;
       }
       if (io.signal.aborted) break;
@@ -154,7 +163,7 @@ export async function watchEvents(api: ApiClient, since: number, print: (event: 
       if (!failing) io.err(`${error.message}; trying again every ${RECONNECT_MS / 1000} s`);
       failing = true;
     }
-    await sleep(RECONNECT_MS, io.signal);
+    await sleep(io.reconnectMs ?? RECONNECT_MS, io.signal);
     try {
       const latest = await latestEventId(api);
       if (latest !== undefined && latest < lastId) {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { age, json, sortKeys, table, yaml } from '../../src/operator/render.js';
+import { renderStatus, statusReport } from '../../src/operator/status.js';
 import { fromMetrics, overallStatus, problems, shardSummaries, type ServerView } from '../../src/operator/server-view.js';
 import type { ClusterView, EndpointView } from '../../src/topology/cluster-view.js';
 import type { StreamStatus, TypeStatus } from '../../src/xds/stream-base.js';
@@ -127,5 +128,47 @@ describe('problems (what check fails on)', () => {
     expect(summaries.map((s) => [s.shard, s.masters.map((m) => m.id), s.replicas.map((r) => r.id)])).toEqual([['s0', ['m'], ['r']]]);
     expect(overallStatus(client('e', { cds: type('SYNCED'), lds: type('STALE') }))).toBe('STALE');
     expect(overallStatus(client('e', {}))).toBe('NOT_SENT');
+  });
+});
+
+describe('the status screen in its red states', () => {
+  it('says why it is not ready, lists the problems first, and the shards without a master before the others', () => {
+    const clusters = [
+      cluster('s0-masters', [endpoint('m0', { epoch: 4, address: '10.0.0.9:1' }), endpoint('old', { health: 'fenced', epoch: 3 })]),
+      cluster('s0-replicas', [endpoint('r0', { preserved: true }), endpoint('r1', { health: 'expired' })]),
+      cluster('s1-masters', [endpoint('gone', { health: 'expired' })]),
+    ];
+    const clients = [
+      client('e1', { cds: type('SYNCED'), lds: type('ERROR', { lastNack: { version: 'v9', message: 'port in use', at: '' } }) }),
+      { ...client('e2', { cds: type('SYNCED') }), streamId: 2 },
+    ];
+    const report = statusReport('http://sv:8082/', {
+      readiness: { ready: false, reason: 'warming up: xDS answers start at 2026-01-01T00:00:10.000Z (registry.warmupSeconds)' },
+      clusters: { version: 'v1', clusters },
+      clients,
+      selfPreservation: true,
+      groups: ['g', 'lonely'],
+    });
+    expect(renderStatus(report, 'table')).toBe(`shardvoy http://sv:8082/: NOT READY: warming up: xDS answers start at 2026-01-01T00:00:10.000Z (registry.warmupSeconds)
+PROBLEMS (4):
+  not ready: warming up: xDS answers start at 2026-01-01T00:00:10.000Z (registry.warmupSeconds)
+  shard default/s1: no routable master (masters: gone expired)
+  self-preservation engaged: expiry is stopped, 1 node kept routable after the lease ran out (r0); POST /v1/registry/resume-expiry ends it
+  Envoy e1 (group g, 127.0.0.1:5000): lds ERROR: rejected version v9: port in use
+self-preservation: ENGAGED (1 node kept past their lease)
+shards without a master: 1 (default/s1)
+fenced nodes: 1: old (default/s0, epoch 3)
+Envoys: 2 connected, 1 SYNCED, 1 ERROR; no Envoy in lonely
+
+SHARD       MASTER  HEALTH   EPOCH  ADDRESS     REPLICAS
+default/s1  NONE    -        -      -           0/0
+default/s0  m0      healthy  4      10.0.0.9:1  1/2
+
+GROUP   ENVOYS  SYNCED  STALE  NOT_SENT  ERROR
+g       2       1       0      0         1
+lonely  0       0       0      0         0
+`);
+    expect(JSON.parse(renderStatus(report, 'json'))).toEqual(sortKeys(report));
+    expect(renderStatus(report, 'json', true).split('\n')).toHaveLength(2);
   });
 });
