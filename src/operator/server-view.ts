@@ -42,12 +42,22 @@ export async function readServerView(api: ApiClient): Promise<ServerView> {
     readReadiness(api),
     api.get<ClustersAnswer>('clusters'),
     api.get<ClientsAnswer>('v1/xds/clients'),
-    api.getText('metrics'),
+    readMetrics(api),
   ]);
   expectList(clusters, 'clusters', 'GET /clusters');
   expectList(clients, 'clients', 'GET /v1/xds/clients');
   const { selfPreservation, groups } = fromMetrics(metrics);
   return { readiness, clusters, clients: clients.clients, selfPreservation, groups };
+}
+
+/** /metrics, or nothing from a server that does not serve it (self-preservation then shows in /clusters' `preserved` alone). */
+async function readMetrics(api: ApiClient): Promise<string> {
+  try {
+    return await api.getText('metrics');
+  } catch (error) {
+    if (error instanceof ApiError && error.statusCode === 404) return '';
+    throw error;
+  }
 }
 
 async function readReadiness(api: ApiClient): Promise<Readiness> {

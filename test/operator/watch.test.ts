@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { OperatorEvent } from '../../src/observers/event-log.js';
 import { ApiClient } from '../../src/operator/api-client.js';
 import { runCheck } from '../../src/operator/check.js';
-import { watchRendering, type WatchIo } from '../../src/operator/watch.js';
+import { watchEvents, watchRendering, type WatchIo } from '../../src/operator/watch.js';
 import { eventually } from '../support/harness.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -147,6 +147,33 @@ describe('-w', () => {
   });
 });
 
+describe('events -w', () => {
+  it('prints each new event once, from the stream, or from GET /v1/events where there is none', async () => {
+    const api = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // A replay of what was already printed (4) is not printed again.
+      res.write(`data: ${JSON.stringify(event(4))}\n\ndata: ${JSON.stringify(event(5))}\n\n`);
+    });
+    const watch = io();
+    const printed: number[] = [];
+    void watchEvents(api, 4, (e) => printed.push(e.id), watch);
+    await eventually(() => expect(printed).toEqual([5]), 2000, 5);
+
+    let polls = 0;
+    const polled = await serve((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      if (url.pathname === '/v1/events/stream') return sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no such endpoint' });
+      const since = Number(url.searchParams.get('since'));
+      polls++;
+      sendJson(res, 200, { latestId: 7, events: [event(6), event(7)].filter((e) => e.id > since) });
+    });
+    const fromPolls: number[] = [];
+    void watchEvents(polled, 5, (e) => fromPolls.push(e.id), io());
+    await eventually(() => expect(polls).toBeGreaterThanOrEqual(3), 2000, 5);
+    expect(fromPolls).toEqual([6, 7]);
+  });
+});
+
 describe('check', () => {
   const cluster = { name: 's0-masters', database: 'default', shard: 's0', role: 'master', endpoints: [{ id: 'm', address: '10.0.0.1:1', dc: null, status: 'active', epoch: 1, health: 'healthy', routed: true, preserved: false, advertised: {}, lastHeartbeatAgeMs: 1, maintenance: null }] };
   const client = (configStatus: string) => ({ streamId: 1, protocol: 'sotw', nodeId: 'e', group: 'g', peer: 'p', connectedSince: 't', types: { cds: { configStatus, lastSentVersion: 'v2', lastAckedVersion: 'v1', subscribed: '*', nackRetries: 0 } } });
@@ -170,6 +197,16 @@ describe('check', () => {
 
   it('still STALE: a problem', async () => {
     expect(await checkWith(['STALE', 'STALE'])).toEqual({ report: { healthy: false, problems: ['Envoy e (group g, p): cds STALE: sent v2, ACKed v1'] }, slept: [1000], reads: 2 });
+  });
+
+  it('a server without /metrics: self-preservation from /clusters alone', async () => {
+    const api = await serve((req, res) => {
+      if (req.url === '/readyz') return sendJson(res, 200, { status: 'ready' });
+      if (req.url === '/clusters') return sendJson(res, 200, { version: 'v', clusters: [{ ...cluster, endpoints: [{ ...cluster.endpoints[0], preserved: true }] }] });
+      if (req.url === '/metrics') return sendJson(res, 404, { statusCode: 404, error: 'Not Found', message: 'no such endpoint' });
+      return sendJson(res, 200, { clients: [] });
+    });
+    expect((await runCheck(api)).report.problems).toEqual(['self-preservation engaged: expiry is stopped, 1 node kept routable after the lease ran out (m); POST /v1/registry/resume-expiry ends it']);
   });
 
   it('a server that is not shardvoy: an error naming the request', async () => {
