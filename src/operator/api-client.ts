@@ -133,6 +133,9 @@ export class ApiClient {
 
   private connectionError(method: string, path: string, error: unknown): ApiError {
     const why = describeFetchError(error, this.timeoutMs);
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
+      return new ApiError(`${method} ${this.url(path).href}: the server's TLS certificate is not trusted (${why}); for a private CA, give its file in NODE_EXTRA_CA_CERTS`);
+    }
     return new ApiError(`${method} ${this.url(path).href}: cannot reach the server (${why}); is shardvoy listening there? (--server or SHARDVOY_SERVER, default http://127.0.0.1:8082)`);
   }
 

@@ -77,7 +77,7 @@ export async function runOperator(options: OperatorOptions, io: Io): Promise<num
         return 0;
       }
       const widths = eventWidths(answer, format, now);
-      if (format === 'table' || format === 'wide') io.out(renderEvents({ ...answer, events: answer.events }, format, now));
+      if (format === 'table' || format === 'wide') io.out(renderEvents(answer, format, now));
       else for (const event of answer.events) io.out(renderWatchedEvent(event, format, now, widths));
       const since = Math.max(answer.latestId, answer.events.at(-1)?.id ?? 0);
       await watchEvents(api, since, (event) => io.out(renderWatchedEvent(event, format, Date.now(), widths)), io);

@@ -4,12 +4,14 @@
  * second look at a STALE Envoy. In-process and fast; the real server is commands.test.ts's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperatorEvent } from '../../src/observers/event-log.js';
 import { ApiClient } from '../../src/operator/api-client.js';
 import { runCheck } from '../../src/operator/check.js';
 import { watchEvents, watchRendering, type WatchIo } from '../../src/operator/watch.js';
+import { makeTestPki } from '../support/certs.js';
 import { eventually } from '../support/harness.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -207,6 +209,17 @@ describe('check', () => {
       return sendJson(res, 200, { clients: [] });
     });
     expect((await runCheck(api)).report.problems).toEqual(['self-preservation engaged: expiry is stopped, 1 node kept routable after the lease ran out (m); POST /v1/registry/resume-expiry ends it']);
+  });
+
+  it('an https server whose certificate is not trusted: says so, and how to trust its CA', async () => {
+    const pki = makeTestPki();
+    const server = createHttpsServer({ cert: pki.pem(pki.serverCert), key: pki.pem(pki.serverKey) }, (_req, res) => sendJson(res, 200, {}));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const api = new ApiClient(new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`), undefined, 2000);
+    await expect(api.get('v1/nodes')).rejects.toThrow(
+      /^GET https:\/\/127\.0\.0\.1:\d+\/v1\/nodes: the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); for a private CA, give its file in NODE_EXTRA_CA_CERTS$/,
+    );
   });
 
   it('a server that is not shardvoy: an error naming the request', async () => {
