@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { XdsConfig } from '../../src/config/types.js';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
@@ -15,6 +16,7 @@ import { systemClock } from '../../src/registry/clock.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { RepeatLimiter, truncateForLog } from '../../src/util/log-limits.js';
 import { unknownGroupMessage } from '../../src/xds/node-group.js';
+import { checkNodeStrings, checkRequestBytes, DELTA_REQUEST_LAYOUT, SOTW_REQUEST_LAYOUT } from '../../src/xds/request-limits.js';
 import { XdsServer } from '../../src/xds/server.js';
 import { clientStatusService } from '../../src/xds/service-definitions.js';
 import { makeTestPki } from '../support/certs.js';
@@ -131,6 +133,52 @@ describe('finding 1: every size a client sends is bounded, and refused naming th
     const status = await stream.ended();
     expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(status.details).toContain('300 eds names subscribed on one stream, over the limit xds.maxSubscribedNames (250)');
+  });
+
+  it('checks a request’s wire bytes at each limit: at the limit it passes, one over it is refused naming the limit', () => {
+    const limits = { maxNodeBytes: 10, maxNodeStringLength: 5, maxResourceNameLength: 4, maxSubscribedNames: 2 };
+    const field = (number: number, bytes: Uint8Array) => protobuf.Writer.create().uint32((number << 3) | 2).bytes(bytes).finish();
+    const varint = (number: number, value: number) => protobuf.Writer.create().uint32(number << 3).uint32(value).finish();
+    const text = (length: number) => new TextEncoder().encode('x'.repeat(length));
+    const join = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+    const sotwCheck = (bytes: Uint8Array) => checkRequestBytes(bytes, SOTW_REQUEST_LAYOUT, limits);
+    const deltaCheck = (bytes: Uint8Array) => checkRequestBytes(bytes, DELTA_REQUEST_LAYOUT, limits);
+    const nameTooLong = { code: grpc.status.INVALID_ARGUMENT, message: 'a resource name of 5 bytes, over the limit xds.maxResourceNameLength (4)' };
+    const tooMany = { code: grpc.status.RESOURCE_EXHAUSTED, message: 'a request names more than 2 resources, over the limit xds.maxSubscribedNames' };
+
+    // The node (SotW field 2, delta field 1).
+    expect(sotwCheck(field(2, text(10)))).toBeUndefined();
+    expect(sotwCheck(field(2, text(11)))).toEqual({ code: grpc.status.RESOURCE_EXHAUSTED, message: 'the node message is 11 bytes, over the limit xds.maxNodeBytes (10)' });
+    expect(deltaCheck(field(1, text(11)))?.message).toBe('the node message is 11 bytes, over the limit xds.maxNodeBytes (10)');
+    // Names: SotW resource_names; delta subscribes, unsubscribes and initial_resource_versions keys (whose values are not names).
+    const entry = (key: number, value: number) => field(5, join(field(1, text(key)), field(2, text(value))));
+    expect(sotwCheck(join(field(3, text(4)), field(3, text(4))))).toBeUndefined();
+    expect(deltaCheck(join(field(4, text(4)), entry(4, 100)))).toBeUndefined();
+    expect(deltaCheck(field(5, join(field(2, text(100)), field(1, text(4)))))).toBeUndefined(); // the value first
+    expect(sotwCheck(field(3, text(5)))).toEqual(nameTooLong);
+    expect(deltaCheck(field(3, text(5)))).toEqual(nameTooLong);
+    expect(deltaCheck(field(4, text(5)))).toEqual(nameTooLong);
+    expect(deltaCheck(entry(5, 1))).toEqual(nameTooLong);
+    expect(sotwCheck(join(field(3, text(1)), field(3, text(1)), field(3, text(1))))).toEqual(tooMany);
+    expect(deltaCheck(join(field(3, text(1)), field(4, text(1)), entry(1, 1)))).toEqual(tooMany);
+    // Version, type URL and nonce are held to the name length too.
+    expect(sotwCheck(join(field(1, text(4)), field(4, text(4)), field(5, text(4))))).toBeUndefined();
+    expect(sotwCheck(field(5, text(5)))).toEqual({ code: grpc.status.INVALID_ARGUMENT, message: 'response_nonce is 5 bytes, over the limit xds.maxResourceNameLength (4)' });
+    expect(sotwCheck(field(1, text(5)))?.message).toBe('version_info is 5 bytes, over the limit xds.maxResourceNameLength (4)');
+    expect(deltaCheck(field(2, text(5)))?.message).toBe('type_url is 5 bytes, over the limit xds.maxResourceNameLength (4)');
+    // Other wire types are stepped over, not read as lengths; what is not protobuf is left to the decoder.
+    expect(sotwCheck(join(varint(9, 300), field(3, text(5))))).toEqual(nameTooLong);
+    expect(sotwCheck(Uint8Array.from([0x1a, 0x7f]))).toBeUndefined();
+  });
+
+  it('names the first string of a decoded node over xds.maxNodeStringLength by its path, keys included', () => {
+    // 8: the longest key of these nodes, "metadata", is at the limit.
+    const limits = { maxNodeBytes: 1_000, maxNodeStringLength: 8, maxResourceNameLength: 4, maxSubscribedNames: 2 };
+    const over = (path: string) => ({ code: grpc.status.INVALID_ARGUMENT, message: `${path} is 9 characters, over the limit xds.maxNodeStringLength (8)` });
+    expect(checkNodeStrings({ id: 'xxxxxxxx', cluster: 'yyyyyyyy', metadata: { fields: { k: ['abcdefgh'] } } }, limits)).toBeUndefined();
+    expect(checkNodeStrings({ id: 'xxxxxxxxx' }, limits)).toEqual(over('node.id'));
+    expect(checkNodeStrings({ id: 'x', metadata: { fields: { k: ['ok', 'abcdefghi'] } } }, limits)).toEqual(over('node.metadata.fields.k[1]'));
+    expect(checkNodeStrings({ id: 'x', metadata: { fields: { kkkkkkkkk: 'v' } } }, limits)).toEqual(over('node.metadata.fields key'));
   });
 
   it('applies delta subscribes in place: a request costs what it carries, not the whole subscription', async () => {
