@@ -35,15 +35,19 @@ function short(version) {
 
 const BADGE = { error: 'bad', stale: 'bad', pending: 'warn', ok: 'ok', idle: 'muted' };
 
-/** What refresh() reads: each endpoint and the part of the state it fills. */
+/**
+ * What refresh() reads: each endpoint and the part of the state it fills. `urgent` ones are read
+ * at once on an event (what a routing change or a NACK changes); the others follow shortly.
+ */
 const READS = [
-  ['clusters', async () => ({ clusters: (await getJson('clusters')).body })],
-  ['clients', async () => ({ clients: (await getJson('v1/xds/clients')).body.clients })],
-  ['metrics', async () => ({ metrics: parseMetrics(await getText('metrics')) })],
+  ['clusters', true, async (signal) => ({ clusters: (await getJson('clusters', [], signal)).body })],
+  ['clients', true, async (signal) => ({ clients: (await getJson('v1/xds/clients', [], signal)).body.clients })],
+  ['metrics', false, async (signal) => ({ metrics: parseMetrics(await getText('metrics', signal)) })],
   [
     'ready',
-    async () => {
-      const ready = await getJson('readyz', [503]);
+    false,
+    async (signal) => {
+      const ready = await getJson('readyz', [503], signal);
       return { ready: ready.status === 200 ? { ready: true } : { ready: false, reason: ready.body.message ?? 'not ready' } };
     },
   ],
@@ -64,7 +68,9 @@ class Dashboard extends Component {
       error: undefined,
       updatedAt: undefined,
     };
-    this.inFlight = new Set();
+    /** Per endpoint, the read running now, and whether an event asked for it. */
+    this.inFlight = new Map();
+    /** Endpoints to read once more when their running read ends (events came meanwhile). */
     this.again = new Set();
     this.timers = new Set();
   }
@@ -84,6 +90,9 @@ class Dashboard extends Component {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.followUp = false;
+    for (const { controller } of this.inFlight.values()) controller.abort();
+    this.inFlight.clear();
+    this.again.clear();
   }
 
   later(fn, ms) {
@@ -106,7 +115,7 @@ class Dashboard extends Component {
         onState: (stream) => this.onStreamState(stream),
       });
       this.stream.start();
-      this.poll = setInterval(() => void this.refresh(), POLL_MS);
+      this.poll = setInterval(() => this.refresh(), POLL_MS);
     } catch (error) {
       if (error instanceof Unauthorized) return this.needToken();
       this.setState({ error: `cannot reach shardvoy: ${error.message}` });
@@ -122,13 +131,16 @@ class Dashboard extends Component {
   }
 
   onEvent(event) {
+    // The last event's arrival, for devtools and the browser tests (one mark kept, never a pile).
+    performance.clearMarks('shardvoy-event');
+    performance.mark('shardvoy-event', { detail: { id: event.id, reason: event.reason } });
     this.setState((state) => ({ events: [event, ...state.events].slice(0, MAX_EVENTS) }));
-    void this.refresh();
+    this.refresh(true);
     if (!this.followUp) {
       this.followUp = true;
       this.later(() => {
         this.followUp = false;
-        void this.refresh();
+        this.refresh();
       }, FOLLOW_UP_MS);
     }
   }
@@ -137,36 +149,47 @@ class Dashboard extends Component {
     if (stream === 'unauthorized') return this.needToken();
     this.setState({ stream });
     // Whatever happened while the stream was down is in the endpoints.
-    if (stream === 'live') void this.refresh();
+    if (stream === 'live') this.refresh();
   }
 
   /**
-   * Reads every endpoint, each shown as soon as it answers (a slow /metrics never holds back
-   * /clusters). A read asked for while the same one runs runs once more after it.
+   * Reads the endpoints, each shown as soon as it answers (a slow /metrics never holds back
+   * /clusters). On an event (`urgent`), only what it may have changed, at once: a poll of it
+   * still running started before the event, so it is dropped and made again; a read already
+   * made for an earlier event is followed by one more (a burst of events costs two reads, not
+   * one per event). A poll leaves a running read alone.
    */
-  refresh() {
-    for (const [name, read] of READS) void this.read(name, read);
+  refresh(urgent = false) {
+    for (const [name, isUrgent, read] of READS) {
+      if (urgent && !isUrgent) continue;
+      const running = this.inFlight.get(name);
+      if (running && !urgent) continue;
+      if (running?.urgent) {
+        this.again.add(name);
+        continue;
+      }
+      running?.controller.abort();
+      void this.read(name, read, urgent);
+    }
   }
 
-  async read(name, read) {
-    if (this.inFlight.has(name)) {
-      this.again.add(name);
-      return;
-    }
-    this.inFlight.add(name);
+  async read(name, read, urgent) {
+    const controller = new AbortController();
+    const entry = { controller, urgent };
+    this.inFlight.set(name, entry);
     try {
-      do {
-        this.again.delete(name);
-        const part = await read();
-        if (!this.stream) return;
-        this.setState({ ...part, error: undefined, updatedAt: Date.now() });
-      } while (this.again.has(name));
+      const part = await read(controller.signal);
+      if (controller.signal.aborted || !this.stream) return;
+      this.setState({ ...part, error: undefined, updatedAt: Date.now() });
     } catch (error) {
+      if (controller.signal.aborted) return;
       if (error instanceof Unauthorized) this.needToken();
       else this.setState({ error: `cannot reach shardvoy: ${error.message}` });
     } finally {
-      this.inFlight.delete(name);
-      this.again.delete(name);
+      if (this.inFlight.get(name) === entry) {
+        this.inFlight.delete(name);
+        if (this.again.delete(name) && this.stream && !controller.signal.aborted) void this.read(name, read, true);
+      }
     }
   }
 

@@ -36,21 +36,21 @@ function headers(extra) {
   return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
 }
 
-async function get(path, accept) {
-  const response = await fetch(new URL(path, apiBase), { headers: headers({ accept }), cache: 'no-store', credentials: 'omit' });
+async function get(path, accept, signal) {
+  const response = await fetch(new URL(path, apiBase), { headers: headers({ accept }), cache: 'no-store', credentials: 'omit', signal });
   if (response.status === 401) throw new Unauthorized(`GET /${path}: 401`);
   return response;
 }
 
 /** GET a JSON endpoint; a status in `allow` is returned rather than thrown. */
-export async function getJson(path, allow = []) {
-  const response = await get(path, 'application/json');
+export async function getJson(path, allow = [], signal = undefined) {
+  const response = await get(path, 'application/json', signal);
   if (!response.ok && !allow.includes(response.status)) throw new Error(`GET /${path}: ${response.status} ${(await response.text()).slice(0, 200)}`);
   return { status: response.status, body: await response.json() };
 }
 
-export async function getText(path) {
-  const response = await get(path, 'text/plain');
+export async function getText(path, signal = undefined) {
+  const response = await get(path, 'text/plain', signal);
   if (!response.ok) throw new Error(`GET /${path}: ${response.status}`);
   return response.text();
 }
