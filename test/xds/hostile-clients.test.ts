@@ -17,7 +17,7 @@ import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { RepeatLimiter, truncateForLog } from '../../src/util/log-limits.js';
 import { unknownGroupMessage } from '../../src/xds/node-group.js';
 import { checkNodeStrings, checkRequestBytes, DELTA_REQUEST_LAYOUT, SOTW_REQUEST_LAYOUT } from '../../src/xds/request-limits.js';
-import { XdsServer } from '../../src/xds/server.js';
+import { peerAddress, XdsServer } from '../../src/xds/server.js';
 import { clientStatusService } from '../../src/xds/service-definitions.js';
 import { makeTestPki } from '../support/certs.js';
 import { eventually } from '../support/harness.js';
@@ -201,6 +201,15 @@ describe('finding 1: every size a client sends is bounded, and refused naming th
     const status = await stream.ended();
     expect(status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(status.details).toMatch(/larger than max/);
+  });
+
+  it('counts streams per IP address, whatever the port and however grpc-js writes an IPv6 peer', () => {
+    expect(peerAddress('10.0.0.7:50001')).toBe('10.0.0.7');
+    expect(peerAddress('10.0.0.7:50002')).toBe('10.0.0.7');
+    expect(peerAddress('[2001:db8::7]:50001')).toBe('2001:db8::7');
+    expect(peerAddress('2001:db8::7:50001')).toBe('2001:db8::7');
+    expect(peerAddress('::ffff:10.0.0.7:50001')).toBe('::ffff:10.0.0.7');
+    expect(peerAddress('unknown')).toBe('unknown');
   });
 
   it('refuses streams past xds.maxStreamsPerPeer and xds.maxStreams with RESOURCE_EXHAUSTED, and lets one in once another closes', async () => {
