@@ -11,7 +11,8 @@
  *   init {instances, bodies, homes, intervalMs, timeoutMs, registerConcurrency, socketsPerInstance} -> {}
  *   start -> {}: registration and renewals begin
  *   progress -> {registered, total}
- *   mark -> RenewalWindow: what happened since the previous mark (or start), and resets it
+ *   mark -> RenewalWindow: what happened since the previous mark (or start), and resets it; renewals
+ *          sent before the mark are waited for (up to timeoutMs) and counted in the window they were sent in
  *   stop -> {} once nothing is in flight (at most 5 s)
  */
 import http from 'node:http';
@@ -65,6 +66,8 @@ function freshWindow() {
     ok: 0,
     failures: {} as Record<string, number>,
     skippedUnregistered: 0,
+    /** Renewals of this window not answered yet: a mark waits for them (at most the request timeout). */
+    outstanding: 0,
     latenciesMs: [] as number[],
     maxInFlight: 0,
     maxTickLateMs: 0,
@@ -152,9 +155,10 @@ function startRenewals(): void {
       }
       window.sent++;
       const w = window;
+      w.outstanding++;
       void post(node).then(({ kind, ms }) => {
-        // A renewal answered after a mark counts in the window it was sent in only if that is still the current one.
-        if (w !== window) return;
+        // Counted in the window it was sent in, even when answered after that window's mark.
+        w.outstanding--;
         if (kind === '200') {
           w.ok++;
           w.latenciesMs.push(Math.round(ms * 100) / 100);
@@ -187,12 +191,16 @@ serveParent(
       return {};
     },
     progress: () => ({ registered: registeredCount, total: registered.length }),
-    mark: (): RenewalWindow => {
+    mark: async (): Promise<RenewalWindow> => {
       const w = window;
       window = freshWindow();
+      const elapsedMs = performance.now() - w.startedAt;
       const cpu = process.cpuUsage(w.cpu);
+      // The renewals sent just before the mark get their answer (or their timeout) counted here.
+      const deadline = performance.now() + setup!.timeoutMs + 500;
+      while (w.outstanding > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       return {
-        elapsedMs: performance.now() - w.startedAt,
+        elapsedMs,
         sent: w.sent,
         ok: w.ok,
         failures: w.failures,
