@@ -8,7 +8,8 @@
  * screenshot of each state is written to test-results/dashboard/.
  *
  * With `auth.readToken` set, the page asks for the token, keeps it in the tab's sessionStorage,
- * and sends it as a Bearer header to every read, the event stream included.
+ * and sends it as a Bearer header to every read, the event stream included. Across a restart of
+ * shardvoy the page says its stream is lost, reconnects by itself and shows the new process.
  */
 import net from 'node:net';
 import type { Browser, Page } from 'playwright-core';
@@ -337,4 +338,56 @@ describe('the dashboard with auth.readToken', () => {
   function shots(name: string, file: string) {
     printFigure('dashboard screenshot', { [name]: file });
   }
+});
+
+describe('the dashboard across a shardvoy restart', () => {
+  let shardvoy: ShardvoyProcess | undefined;
+  let watched: WatchedPage;
+
+  afterAll(async () => {
+    await watched?.close();
+    await shardvoy?.stop();
+  });
+
+  it('says the stream is lost, reconnects by itself, and shows the new process', async () => {
+    const [httpPort, listen] = [await freePortRun(1), await freePortRun(2)];
+    const options = {
+      config: {
+        registry: { warmupSeconds: 0 },
+        groups: [{ name: 'edge', database: 'default', shards: [{ name: 'shard0', listen: `127.0.0.1:${listen}`, clusters: ['shard0-masters'] }] }],
+      },
+      args: ['--http', `127.0.0.1:${httpPort}`, '--grpc', '127.0.0.1:0'],
+    };
+    let browser: Browser;
+    [shardvoy, browser] = await Promise.all([startShardvoyProcess(options), browserFor()]);
+    watched = await watchedPage(browser, new URL(shardvoy.baseUrl).origin);
+    const { page } = watched;
+    const beat = (id: string) =>
+      fetch(`${shardvoy!.baseUrl}/v1/heartbeat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, address: '127.0.0.1:7201', database: 'default', shard: 'shard0', role: 'master', epoch: 1 }),
+      });
+    expect((await beat('before')).status).toBe(200);
+    await page.goto(`${shardvoy.baseUrl}/ui`);
+    await nodeRow(page, 'default/shard0', 'master', 'before').waitFor({ timeout: 10_000 });
+
+    await shardvoy.stop();
+    shardvoy = undefined;
+    await expect.poll(() => page.locator('[data-stream]').getAttribute('data-stream'), { timeout: 5_000 }).toBe('reconnecting');
+    await page.locator('[data-problem="stream"]').waitFor();
+    printFigure('dashboard screenshot', { reconnecting: await screenshot(page, '7-reconnecting') });
+
+    shardvoy = await startShardvoyProcess(options);
+    expect((await beat('after')).status).toBe(200);
+    await nodeRow(page, 'default/shard0', 'master', 'after').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('[data-stream]').getAttribute('data-stream')).toBe('live');
+    // The new process knows nothing of the old node: it is gone from the page too.
+    expect(await nodeRow(page, 'default/shard0', 'master', 'before').count()).toBe(0);
+    expect(watched.outside).toEqual([]);
+    // While shardvoy was down, each read that failed is logged by Chromium as a failed load, and
+    // so is a /readyz answered 503 by the process still starting; nothing else may be logged.
+    const expected = /Failed to load resource: (net::ERR_(CONNECTION_REFUSED|EMPTY_RESPONSE|CONNECTION_RESET)|the server responded with a status of 503)/;
+    expect(watched.errors.filter((e) => !expected.test(e))).toEqual([]);
+  });
 });
