@@ -3,9 +3,25 @@
  * event stream (Server-Sent Events), and failures as one line naming the request and why
  * (ApiError: exit 2). The token is sent, never shown.
  */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { describeFetchError } from '../agent/node-query.js';
-import type { OperatorEvent } from '../observers/event-log.js';
+import { EventReply } from '../sources/http/response-schemas.js';
+import { describeErrors } from '../sources/http/validation-errors.js';
 import { VERSION } from '../version.js';
+
+/** An event as GET /v1/events and its stream send it. */
+export type EventJson = Static<typeof EventReply>;
+
+// The API's own response schemas (response-schemas.ts, the source of /openapi.json): their
+// objects are open, so a newer server's extra fields pass. Formats are documentation here.
+const ajv = new Ajv({ allErrors: true, verbose: true, validateFormats: false });
+const validators = new WeakMap<TSchema, ValidateFunction>();
+function validator(schema: TSchema): ValidateFunction {
+  let validate = validators.get(schema);
+  if (!validate) validators.set(schema, (validate = ajv.compile(schema)));
+  return validate;
+}
 
 /** Talking to the server failed: no connection, an error status, an answer that is not one. */
 export class ApiError extends Error {
@@ -32,13 +48,13 @@ export class ApiClient {
     private readonly timeoutMs: number,
   ) {}
 
-  /** GET a JSON answer; anything but 2xx is an ApiError. */
-  async get<T>(path: string): Promise<T> {
-    return (await this.json('GET', path)) as T;
+  /** GET a JSON answer, checked against the route's response schema; anything but 2xx is an ApiError. */
+  async get<S extends TSchema>(path: string, schema: S): Promise<Static<S>> {
+    return this.checked('GET', path, schema, await this.json('GET', path));
   }
 
-  async send<T>(method: 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    return (await this.json(method, path, body)) as T;
+  async send<S extends TSchema>(method: 'PUT' | 'DELETE', path: string, schema: S, body?: unknown): Promise<Static<S>> {
+    return this.checked(method, path, schema, await this.json(method, path, body));
   }
 
   /** GET whose error statuses are data too (/readyz answers 503 with the reason). */
@@ -58,7 +74,7 @@ export class ApiClient {
    * GET /v1/events/stream after event `since`: each event to `onEvent` until the stream ends or
    * `signal` aborts. A server without the stream (404, or no event stream) answers no-stream.
    */
-  async stream(since: number, onEvent: (event: OperatorEvent) => void, signal: AbortSignal): Promise<StreamEnd> {
+  async stream(since: number, onEvent: (event: EventJson) => void, signal: AbortSignal): Promise<StreamEnd> {
     const path = `v1/events/stream?since=${since}`;
     let response: Response;
     try {
@@ -96,6 +112,12 @@ export class ApiClient {
       throw this.connectionError('GET', path, error);
     }
     return { kind: 'ended' };
+  }
+
+  private checked<S extends TSchema>(method: string, path: string, schema: S, answer: unknown): Static<S> {
+    const validate = validator(schema);
+    if (validate(answer)) return answer as Static<S>;
+    throw new ApiError(`${method} ${this.url(path).href}: not an answer of shardvoy's API (is --server shardvoy?): ${excerpt(describeErrors('answer', validate.errors ?? []))}`);
   }
 
   private async json(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
@@ -150,14 +172,14 @@ export class ApiClient {
   }
 }
 
-function dispatch(data: string, onEvent: (event: OperatorEvent) => void): void {
+function dispatch(data: string, onEvent: (event: EventJson) => void): void {
   let event: unknown;
   try {
     event = JSON.parse(data);
   } catch {
     return; // Not one of shardvoy's events; a proxy's noise.
   }
-  if (typeof event === 'object' && event !== null && typeof (event as { id?: unknown }).id === 'number') onEvent(event as OperatorEvent);
+  if (validator(EventReply)(event)) onEvent(event as EventJson);
 }
 
 function parseJson(method: string, url: URL, status: number, text: string): unknown {

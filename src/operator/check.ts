@@ -7,7 +7,8 @@
 import type { ApiClient } from './api-client.js';
 import type { OutputFormat } from './flags.js';
 import { data } from './render.js';
-import { expectList, problems, readServerView, shardSummaries, type ClientsAnswer, type ServerView } from './server-view.js';
+import { XdsClientsReply } from '../sources/http/response-schemas.js';
+import { problems, readServerView, shardSummaries, type ServerView } from './server-view.js';
 
 export interface CheckReport {
   readonly healthy: boolean;
@@ -20,8 +21,7 @@ export async function runCheck(api: ApiClient, sleep = (ms: number) => new Promi
   let view = await readServerView(api);
   if (view.clients.some((c) => Object.values(c.types).some((t) => t.configStatus === 'STALE'))) {
     await sleep(STALE_RECHECK_MS);
-    const again = await api.get<ClientsAnswer>('v1/xds/clients');
-    expectList(again, 'clients', 'GET /v1/xds/clients');
+    const again = await api.get('v1/xds/clients', XdsClientsReply);
     view = { ...view, clients: again.clients };
   }
   const found = problems(view);

@@ -2,21 +2,20 @@
  * `shardvoy clients`: every open xDS stream (GET /v1/xds/clients), Istio's `proxy-status`: per
  * Envoy its config status per type (cds, eds, lds, rds), by group, node id and stream.
  */
-import type { StreamStatus } from '../xds/stream-base.js';
+import { XdsClientsReply } from '../sources/http/response-schemas.js';
 import type { ApiClient } from './api-client.js';
 import type { OutputFormat } from './flags.js';
 import { ageOf, compare, data, table, truncate } from './render.js';
-import { clientName, expectList, overallStatus, sortClients, type ClientsAnswer } from './server-view.js';
+import { clientName, overallStatus, sortClients, type XdsClient } from './server-view.js';
 
 const TYPES = ['cds', 'eds', 'lds', 'rds'] as const;
 
 export interface ClientsReport {
-  readonly clients: readonly StreamStatus[];
+  readonly clients: readonly XdsClient[];
 }
 
 export async function readClients(api: ApiClient): Promise<ClientsReport> {
-  const answer = await api.get<ClientsAnswer>('v1/xds/clients');
-  expectList(answer, 'clients', 'GET /v1/xds/clients');
+  const answer = await api.get('v1/xds/clients', XdsClientsReply);
   return { clients: sortClients(answer.clients) };
 }
 

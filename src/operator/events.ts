@@ -2,22 +2,21 @@
  * `shardvoy events [--since ID]`: the retained events (GET /v1/events), oldest first; under -w
  * each new one as it comes (a row, or one JSON line, or one YAML document).
  */
-import type { OperatorEvent } from '../observers/event-log.js';
-import type { ApiClient } from './api-client.js';
+import { EventsReply } from '../sources/http/response-schemas.js';
+import type { ApiClient, EventJson } from './api-client.js';
 import type { OutputFormat } from './flags.js';
 import { ageOf, data, table } from './render.js';
-import { expectList, type EventsAnswer } from './server-view.js';
+import type { EventsAnswer } from './server-view.js';
 
 export async function readEvents(api: ApiClient, since: number | undefined): Promise<EventsAnswer> {
-  const answer = await api.get<EventsAnswer>(`v1/events?since=${since ?? 0}`);
-  expectList(answer, 'events', 'GET /v1/events');
+  const answer = await api.get(`v1/events?since=${since ?? 0}`, EventsReply);
   return { latestId: answer.latestId, events: [...answer.events].sort((a, b) => a.id - b.id) };
 }
 
 export const EVENT_HEADER = ['ID', 'AGE', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'];
 const WIDE_HEADER = [...EVENT_HEADER, 'TIME'];
 
-function row(event: OperatorEvent, wide: boolean, nowMs: number): string[] {
+function row(event: EventJson, wide: boolean, nowMs: number): string[] {
   return [String(event.id), ageOf(event.time, nowMs), event.type, event.reason, `${event.regarding.kind}/${event.regarding.name}`, event.message, ...(wide ? [event.time] : [])];
 }
 
@@ -31,7 +30,7 @@ export function renderEvents(answer: EventsAnswer, format: OutputFormat, nowMs: 
  * One event under -w. Table rows are padded to the widths of the header only (later rows cannot
  * widen earlier ones); JSON is one line per event; YAML one document per event.
  */
-export function renderWatchedEvent(event: OperatorEvent, format: OutputFormat, nowMs: number, widths: number[]): string {
+export function renderWatchedEvent(event: EventJson, format: OutputFormat, nowMs: number, widths: number[]): string {
   if (format === 'json') return data('json', event, true);
   if (format === 'yaml') return `---\n${data('yaml', event)}`;
   const cells = row(event, format === 'wide', nowMs);

@@ -3,36 +3,28 @@
  * (PUT / DELETE /v1/nodes/:id/maintenance). `shardvoy forget ID`: DELETE /v1/nodes/:id.
  * Each prints one sentence (table, wide) or the API's answer (json, yaml).
  */
+import type { Static } from '@sinclair/typebox';
+import { ForgottenReply, MaintenanceOffReply, MaintenanceOnReply } from '../sources/http/response-schemas.js';
 import type { ApiClient } from './api-client.js';
 import type { OutputFormat } from './flags.js';
 import { data } from './render.js';
-import type { NodeJson } from './server-view.js';
 
-export interface DrainAnswer {
-  readonly id: string;
-  readonly maintenance: { readonly reason: string; readonly since: string } | null;
-}
-export interface UndrainAnswer {
-  readonly id: string;
-  readonly maintenance: null;
-  readonly wasInMaintenance: boolean;
-}
-export interface ForgetAnswer {
-  readonly forgotten: NodeJson;
-}
+export type DrainAnswer = Static<typeof MaintenanceOnReply>;
+export type UndrainAnswer = Static<typeof MaintenanceOffReply>;
+export type ForgetAnswer = Static<typeof ForgottenReply>;
 
 const nodePath = (id: string) => `v1/nodes/${encodeURIComponent(id)}`;
 
 export function drain(api: ApiClient, id: string, reason: string | undefined): Promise<DrainAnswer> {
-  return api.send<DrainAnswer>('PUT', `${nodePath(id)}/maintenance`, reason === undefined ? {} : { reason });
+  return api.send('PUT', `${nodePath(id)}/maintenance`, MaintenanceOnReply, reason === undefined ? {} : { reason });
 }
 
 export function undrain(api: ApiClient, id: string): Promise<UndrainAnswer> {
-  return api.send<UndrainAnswer>('DELETE', `${nodePath(id)}/maintenance`);
+  return api.send('DELETE', `${nodePath(id)}/maintenance`, MaintenanceOffReply);
 }
 
 export function forget(api: ApiClient, id: string): Promise<ForgetAnswer> {
-  return api.send<ForgetAnswer>('DELETE', nodePath(id));
+  return api.send('DELETE', nodePath(id), ForgottenReply);
 }
 
 export function renderDrain(answer: DrainAnswer, format: OutputFormat): string {

@@ -3,10 +3,11 @@
  * row per node by database, shard, role (masters first) and id.
  */
 import type { EndpointView } from '../topology/cluster-view.js';
+import { ClustersReply, NodesReply } from '../sources/http/response-schemas.js';
 import type { ApiClient } from './api-client.js';
 import type { OutputFormat } from './flags.js';
 import { age, ageOf, compare, data, table } from './render.js';
-import { expectList, type ClustersAnswer, type NodeJson, type NodesAnswer } from './server-view.js';
+import type { ClustersAnswer, NodeJson, NodesAnswer } from './server-view.js';
 
 /** A node as GET /v1/nodes has it, plus its verdict (null until the server has judged it). */
 export type NodeRow = NodeJson & { readonly health: string | null; readonly routed: boolean; readonly preserved: boolean; readonly lastHeartbeatAgeMs: number | null };
@@ -16,9 +17,7 @@ export interface NodesReport {
 }
 
 export async function readNodes(api: ApiClient): Promise<NodesReport> {
-  const [answer, clusters] = await Promise.all([api.get<NodesAnswer>('v1/nodes'), api.get<ClustersAnswer>('clusters')]);
-  expectList(answer, 'nodes', 'GET /v1/nodes');
-  expectList(clusters, 'clusters', 'GET /clusters');
+  const [answer, clusters] = await Promise.all([api.get('v1/nodes', NodesReply), api.get('clusters', ClustersReply)]);
   return nodesReport(answer, clusters);
 }
 

@@ -3,35 +3,26 @@
  * handlers return them), and what status and check derive from it: per shard its routable
  * masters, per Envoy its worst config status, and the problems check fails on.
  */
-import type { OperatorEvent } from '../observers/event-log.js';
-import type { nodeJson } from '../sources/http/routes/nodes.js';
+import type { Static } from '@sinclair/typebox';
+import { ClustersReply, XdsClientsReply, type EventsReply, type NodesReply } from '../sources/http/response-schemas.js';
 import type { ClusterView, EndpointView } from '../topology/cluster-view.js';
-import type { ConfigStatus, StreamStatus } from '../xds/stream-base.js';
+import type { ConfigStatus } from '../xds/stream-base.js';
 import { ApiError, type ApiClient } from './api-client.js';
 import { compare } from './render.js';
 
-/** GET /v1/nodes' entries, as JSON carries them. */
-export type NodeJson = ReturnType<typeof nodeJson>;
-export interface NodesAnswer {
-  readonly nodes: readonly NodeJson[];
-}
-export interface ClustersAnswer {
-  readonly version: string;
-  readonly clusters: readonly ClusterView[];
-}
-export interface ClientsAnswer {
-  readonly clients: readonly StreamStatus[];
-}
-export interface EventsAnswer {
-  readonly latestId: number;
-  readonly events: readonly OperatorEvent[];
-}
+// The answers as the API's response schemas (response-schemas.ts) type them.
+export type NodesAnswer = Static<typeof NodesReply>;
+export type NodeJson = NodesAnswer['nodes'][number];
+export type ClustersAnswer = Static<typeof ClustersReply>;
+export type ClientsAnswer = Static<typeof XdsClientsReply>;
+export type XdsClient = ClientsAnswer['clients'][number];
+export type EventsAnswer = Static<typeof EventsReply>;
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
 
 export interface ServerView {
   readonly readiness: Readiness;
   readonly clusters: ClustersAnswer;
-  readonly clients: readonly StreamStatus[];
+  readonly clients: readonly XdsClient[];
   /** From /metrics: self-preservation's gauge, and every configured group (xDS streams are counted per group). */
   readonly selfPreservation: boolean;
   readonly groups: readonly string[];
@@ -40,12 +31,10 @@ export interface ServerView {
 export async function readServerView(api: ApiClient): Promise<ServerView> {
   const [readiness, clusters, clients, metrics] = await Promise.all([
     readReadiness(api),
-    api.get<ClustersAnswer>('clusters'),
-    api.get<ClientsAnswer>('v1/xds/clients'),
+    api.get('clusters', ClustersReply),
+    api.get('v1/xds/clients', XdsClientsReply),
     readMetrics(api),
   ]);
-  expectList(clusters, 'clusters', 'GET /clusters');
-  expectList(clients, 'clients', 'GET /v1/xds/clients');
   const { selfPreservation, groups } = fromMetrics(metrics);
   return { readiness, clusters, clients: clients.clients, selfPreservation, groups };
 }
@@ -65,13 +54,6 @@ async function readReadiness(api: ApiClient): Promise<Readiness> {
   if (answer.status === 200) return { ready: true };
   const body = answer.body as { message?: unknown };
   return { ready: false, reason: typeof body?.message === 'string' ? body.message : 'not ready (no reason given)' };
-}
-
-/** An answer without its list is not shardvoy's API (a proxy's, another service's). */
-export function expectList(answer: unknown, key: string, what: string): void {
-  if (typeof answer !== 'object' || answer === null || !Array.isArray((answer as Record<string, unknown>)[key])) {
-    throw new ApiError(`${what}: the answer has no "${key}" list; is --server shardvoy's HTTP API?`);
-  }
 }
 
 /** The two things only /metrics says: whether self-preservation holds, and the configured groups. */
@@ -132,17 +114,17 @@ const SEVERITY: Readonly<Record<ConfigStatus, number>> = { ERROR: 3, STALE: 2, N
 export const CONFIG_STATUSES: readonly ConfigStatus[] = ['SYNCED', 'STALE', 'NOT_SENT', 'ERROR'];
 
 /** A stream's worst config status over its types (NOT_SENT when it has asked for nothing yet). */
-export function overallStatus(client: StreamStatus): ConfigStatus {
+export function overallStatus(client: XdsClient): ConfigStatus {
   let worst: ConfigStatus | undefined;
   for (const type of Object.values(client.types)) if (worst === undefined || SEVERITY[type.configStatus] > SEVERITY[worst]) worst = type.configStatus;
   return worst ?? 'NOT_SENT';
 }
 
-export function clientName(client: StreamStatus): string {
+export function clientName(client: XdsClient): string {
   return client.nodeId ?? `stream ${client.streamId}`;
 }
 
-export function sortClients(clients: readonly StreamStatus[]): StreamStatus[] {
+export function sortClients(clients: readonly XdsClient[]): XdsClient[] {
   return [...clients].sort((a, b) => compare(a.group ?? '', b.group ?? '') || compare(a.nodeId ?? '', b.nodeId ?? '') || a.streamId - b.streamId);
 }
 

@@ -5,11 +5,9 @@
  * is cleared first); JSON ones are one line each; YAML ones one document each. A lost stream is
  * reopened after a second, from the last event seen; a restarted server is rendered afresh.
  */
-import type { OperatorEvent } from '../observers/event-log.js';
-import type { ApiClient } from './api-client.js';
-import { ApiError } from './api-client.js';
+import { EventsReply } from '../sources/http/response-schemas.js';
+import { ApiError, type ApiClient, type EventJson } from './api-client.js';
 import type { OutputFormat } from './flags.js';
-import type { EventsAnswer } from './server-view.js';
 
 export const DEBOUNCE_MS = 100;
 export const POLL_MS = 2000;
@@ -34,14 +32,14 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
 
-export function describeEvent(event: OperatorEvent): string {
+export function describeEvent(event: EventJson): string {
   return `event ${event.id} ${event.reason} ${event.regarding.kind}/${event.regarding.name}`;
 }
 
 /** The latest event id, or undefined from a server without events. */
 async function latestEventId(api: ApiClient): Promise<number | undefined> {
   try {
-    return (await api.get<EventsAnswer>(`v1/events?since=${NEWEST}`)).latestId;
+    return (await api.get(`v1/events?since=${NEWEST}`, EventsReply)).latestId;
   } catch (error) {
     if (error instanceof ApiError && error.statusCode === 404) return undefined;
     throw error;
@@ -73,7 +71,7 @@ export async function watchRendering(api: ApiClient, format: OutputFormat, rende
   let pending: NodeJS.Timeout | undefined;
   let rendering = Promise.resolve();
   let why = '';
-  const onEvent = (event: OperatorEvent) => {
+  const onEvent = (event: EventJson) => {
     lastId = event.id;
     why = why === '' ? describeEvent(event) : `${why} and more`;
     if (pending) return;
@@ -138,9 +136,9 @@ async function poll(show: (why: string, onlyIfChanged: boolean) => Promise<void>
 }
 
 /** `events -w`: each new event as it comes, from the stream (or by polling GET /v1/events). */
-export async function watchEvents(api: ApiClient, since: number, print: (event: OperatorEvent) => void, io: WatchIo): Promise<void> {
+export async function watchEvents(api: ApiClient, since: number, print: (event: EventJson) => void, io: WatchIo): Promise<void> {
   let lastId = since;
-  const onEvent = (event: OperatorEvent) => {
+  const onEvent = (event: EventJson) => {
     if (event.id <= lastId) return;
     lastId = event.id;
     print(event);
@@ -150,7 +148,7 @@ export async function watchEvents(api: ApiClient, since: number, print: (event: 
     try {
       const end = await api.stream(lastId, onEvent, io.signal);
       if (end.kind === 'no-stream') {
-        const answer = await api.get<EventsAnswer>(`v1/events?since=${lastId}`);
+        const answer = await api.get(`v1/events?since=${lastId}`, EventsReply);
         for (const event of answer.events) onEvent(event);
         await sleep(io.pollMs ?? POLL_MS, io.signal);
         continue;

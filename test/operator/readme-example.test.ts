@@ -1,7 +1,7 @@
 /**
  * The README's operator-command example ("Example: status, drain, forget, check"), its blocks run
  * as written but for the address: shardvoy on free ports (the built-in configuration, without
- * the warm-up) instead of 8082, and the CLI from source instead of the build.
+ * the warm-up and with a longer lease) instead of 8082, and the CLI from source instead of the build.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -20,7 +20,8 @@ let shardvoy: ShardvoyProcess;
 beforeAll(async () => {
   shardvoy = await startShardvoyProcess({
     config: {
-      registry: { warmupSeconds: 0 },
+      // No warm-up, and a lease no CLI start outlasts on a busy machine (the built-in 10 s can be).
+      registry: { warmupSeconds: 0, leaseSeconds: 120 },
       groups: [{ name: 'local-group', database: 'default', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }],
     },
   });

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { age, json, sortKeys, table, yaml } from '../../src/operator/render.js';
 import { renderStatus, statusReport } from '../../src/operator/status.js';
-import { fromMetrics, overallStatus, problems, shardSummaries, type ServerView } from '../../src/operator/server-view.js';
+import { fromMetrics, overallStatus, problems, shardSummaries, type ServerView, type XdsClient } from '../../src/operator/server-view.js';
 import type { ClusterView, EndpointView } from '../../src/topology/cluster-view.js';
-import type { StreamStatus, TypeStatus } from '../../src/xds/stream-base.js';
+
+type TypeStatus = XdsClient['types'][string];
 
 const endpoint = (id: string, over: Partial<EndpointView> = {}): EndpointView => ({
   id,
@@ -37,7 +38,7 @@ const type = (configStatus: TypeStatus['configStatus'], over: Partial<TypeStatus
   nextRetryAt: undefined,
   ...over,
 });
-const client = (nodeId: string, types: Record<string, TypeStatus>): StreamStatus => ({
+const client = (nodeId: string, types: Record<string, TypeStatus>): XdsClient => ({
   streamId: 1,
   protocol: 'sotw',
   nodeId,

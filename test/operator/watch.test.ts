@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperatorEvent } from '../../src/observers/event-log.js';
-import { ApiClient } from '../../src/operator/api-client.js';
+import { ApiClient, type EventJson as OperatorEvent } from '../../src/operator/api-client.js';
+import { NodesReply } from '../../src/sources/http/response-schemas.js';
 import { runCheck } from '../../src/operator/check.js';
 import { watchEvents, watchRendering, type WatchIo } from '../../src/operator/watch.js';
 import { makeTestPki } from '../support/certs.js';
@@ -217,9 +217,14 @@ describe('check', () => {
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const api = new ApiClient(new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`), undefined, 2000);
-    await expect(api.get('v1/nodes')).rejects.toThrow(
+    await expect(api.get('v1/nodes', NodesReply)).rejects.toThrow(
       /^GET https:\/\/127\.0\.0\.1:\d+\/v1\/nodes: the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); for a private CA, give its file in NODE_EXTRA_CA_CERTS$/,
     );
+  });
+
+  it("an answer the API's response schema refuses: an error naming the request and the field", async () => {
+    const api = await serve((req, res) => (req.url === '/readyz' ? sendJson(res, 200, { status: 'ready' }) : req.url === '/metrics' ? res.end('') : sendJson(res, 200, { version: 'v', clusters: [{ name: 7 }], clients: [] })));
+    await expect(runCheck(api)).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:\d+\/clusters: not an answer of shardvoy's API \(is --server shardvoy\?\): answer\.clusters\[0\]\.database: is required; .*answer\.clusters\[0\]\.name: must be string$/);
   });
 
   it('a server that is not shardvoy: an error naming the request', async () => {
