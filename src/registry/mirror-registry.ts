@@ -5,6 +5,7 @@
  * and deletions are refused, naming the servers followed.
  */
 import type { Clock } from './clock.js';
+import { JudgedElsewhere } from './judged-elsewhere.js';
 import { MemoryRegistry } from './memory-registry.js';
 import type { Heartbeat, NodeRecord } from './node.js';
 import type { DroppedPort, PortPool, PortView } from './ports.js';
@@ -23,12 +24,13 @@ export interface MirrorRegistryOptions {
   readonly portReuseSeconds?: number;
 }
 
-export class MirrorRegistry implements NodeRegistry {
+export class MirrorRegistry extends JudgedElsewhere implements NodeRegistry {
   readonly leaseMs = Number.POSITIVE_INFINITY;
-  private readonly inner: MemoryRegistry;
+  protected readonly view: MemoryRegistry;
 
   constructor(private readonly options: MirrorRegistryOptions) {
-    this.inner = new MemoryRegistry({
+    super();
+    this.view = new MemoryRegistry({
       leaseSeconds: Number.POSITIVE_INFINITY,
       expiredRetentionSeconds: 0,
       clock: options.clock,
@@ -39,18 +41,18 @@ export class MirrorRegistry implements NodeRegistry {
 
   /** A reloaded configuration's node-listener pools; the mirrored nodes stay. */
   reconfigure(portPools: readonly PortPool[], portReuseSeconds: number): void {
-    this.inner.reconfigure({ leaseSeconds: Number.POSITIVE_INFINITY, expiredRetentionSeconds: 0, portPools, portReuseSeconds });
+    this.view.reconfigure({ leaseSeconds: Number.POSITIVE_INFINITY, expiredRetentionSeconds: 0, portPools, portReuseSeconds });
   }
 
   get ports(): PortView {
-    return this.inner.ports;
+    return this.view.ports;
   }
 
   /** Makes the registry exactly `view`: new and changed nodes recorded, missing ones forgotten. */
   replaceAll(view: readonly Heartbeat[]): void {
     const ids = new Set(view.map((node) => node.id));
-    for (const node of view) this.inner.record(node);
-    for (const node of this.inner.list()) if (!ids.has(node.id)) this.inner.forget(node.id);
+    for (const node of view) this.view.record(node);
+    for (const node of this.view.list()) if (!ids.has(node.id)) this.view.forget(node.id);
   }
 
   record(_heartbeat: Heartbeat): RecordOutcome {
@@ -66,43 +68,15 @@ export class MirrorRegistry implements NodeRegistry {
     throw new FollowingError(this.options.remote);
   }
 
-  get(id: string): NodeRecord | undefined {
-    return this.inner.get(id);
-  }
-
-  list(): readonly NodeRecord[] {
-    return this.inner.list();
-  }
-
-  shardMembers(database: string, shard: string): NodeRecord[] {
-    return this.inner.shardMembers(database, shard);
-  }
-
-  takeChanges(): ReadonlySet<string> {
-    return this.inner.takeChanges();
-  }
-
-  takeExpired(): string[] {
-    return [];
-  }
-
-  sweep(): string[] {
-    return [];
-  }
-
-  nextDeadline(): number | undefined {
-    return undefined;
-  }
-
   state(): RegistryState {
-    return this.inner.state();
+    return this.view.state();
   }
 
   restore(state: RegistryState): DroppedPort[] {
-    return this.inner.restore(state);
+    return this.view.restore(state);
   }
 
   onChange(listener: () => void): () => void {
-    return this.inner.onChange(listener);
+    return this.view.onChange(listener);
   }
 }

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { JudgedElsewhere } from '../judged-elsewhere.js';
 import { MemoryRegistry } from '../memory-registry.js';
 import { sameRouting, type Heartbeat, type Maintenance, type NodeRecord } from '../node.js';
 import type { DroppedPort, PortAssignment, PortPool, PortView } from '../ports.js';
@@ -75,13 +76,13 @@ function parseJudgeStatus(value: Buffer): JudgeStatus | undefined {
 /** Attempts of one write before its caller is told to retry (the others kept winning races). */
 const MAX_ATTEMPTS = 16;
 
-export class EtcdRegistry implements NodeRegistry, MirrorSink {
+export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, MirrorSink {
   leaseMs: number;
   readonly keys: EtcdKeys;
   readonly mirror: EtcdMirror;
   private leases: LeaseKeeper;
   /** The nodes in the shape the watcher reads; its own clock never expires anyone (leases: never). */
-  private readonly view: MemoryRegistry;
+  protected readonly view: MemoryRegistry;
   private readonly docs = new Map<string, StoredDoc>();
   /** Nodes whose alive key exists (their lease is running), and when this instance saw the others' end. */
   private readonly alive = new Set<string>();
@@ -116,6 +117,7 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
   listedNodes = 0;
 
   constructor(private readonly options: EtcdRegistryOptions) {
+    super();
     // etcd leases are whole seconds.
     const ttl = Math.max(1, Math.ceil(options.leaseSeconds));
     this.leaseMs = ttl * 1000;
@@ -270,35 +272,10 @@ export class EtcdRegistry implements NodeRegistry, MirrorSink {
     };
   }
 
-  get(id: string): NodeRecord | undefined {
+  override get(id: string): NodeRecord | undefined {
     const node = this.view.get(id);
     const heard = this.lastHeard.get(id);
     return node && heard !== undefined && heard > node.lastHeartbeatMs ? { ...node, lastHeartbeatMs: heard } : node;
-  }
-
-  list(): readonly NodeRecord[] {
-    return this.view.list();
-  }
-
-  shardMembers(database: string, shard: string): NodeRecord[] {
-    return this.view.shardMembers(database, shard);
-  }
-
-  takeChanges(): ReadonlySet<string> {
-    return this.view.takeChanges();
-  }
-
-  /** The judge expires, through etcd; the copy shows its verdicts as they arrive. */
-  takeExpired(): string[] {
-    return [];
-  }
-
-  sweep(): string[] {
-    return [];
-  }
-
-  nextDeadline(): number | undefined {
-    return undefined;
   }
 
   state(): RegistryState {
