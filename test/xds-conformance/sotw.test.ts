@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
+import { nextSubscription, type Subscription } from '../../src/xds/subscription.js';
 import { TokenBucket } from '../../src/xds/token-bucket.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { eventually } from '../support/harness.js';
@@ -210,6 +211,22 @@ describe('SotW ADS conformance', () => {
     stream.request({ type_url: CLUSTER, node: NODE, version_info: 'some-old-version' });
     const cds: SotwResponse = await stream.next();
     expect(cds.names).toEqual(['a']);
+  });
+});
+
+describe('wildcard rules', () => {
+  it('follows the xDS wildcard rules: "*" or a first empty LDS/CDS request is everything, an empty one after names is nothing, EDS is always by name', () => {
+    const ask = (typeUrl: typeof CLUSTER | typeof ENDPOINT | typeof LISTENER, previous: Subscription | undefined, names: string[]) => {
+      const next = nextSubscription(typeUrl, previous, names);
+      return { ...next, names: [...next.names].sort() };
+    };
+    expect(ask(LISTENER, undefined, [])).toEqual({ wildcard: true, names: [] });
+    expect(ask(CLUSTER, undefined, ['a'])).toEqual({ wildcard: false, names: ['a'] });
+    expect(ask(CLUSTER, { wildcard: true, names: new Set() }, [])).toEqual({ wildcard: true, names: [] }); // stays legacy wildcard
+    expect(ask(CLUSTER, { wildcard: false, names: new Set(['a']) }, [])).toEqual({ wildcard: false, names: [] }); // unsubscribed from all
+    expect(ask(CLUSTER, { wildcard: false, names: new Set(['a']) }, ['*', 'b'])).toEqual({ wildcard: true, names: ['b'] });
+    expect(ask(ENDPOINT, undefined, [])).toEqual({ wildcard: false, names: [] });
+    expect(ask(ENDPOINT, undefined, ['*', 'a'])).toEqual({ wildcard: false, names: ['a'] });
   });
 });
 
