@@ -240,9 +240,12 @@ describe('registry.store: etcd', () => {
       }, 20_000, 200);
       printFigure('etcd-cut-noticed', { ms: Date.now() - cutAt });
       expect(refused.headers.get('retry-after')).toBe('1');
-      const ready = await fetch(`${cut.baseUrl}/readyz`);
-      expect(ready.status).toBe(503);
-      expect(await ready.text()).toContain('etcd');
+      const ready = await eventually(async () => {
+        const response = await fetch(`${cut.baseUrl}/readyz`);
+        expect(response.status).toBe(503);
+        return response.text();
+      }, 10_000, 100);
+      expect(ready).toContain('etcd');
       const metrics = await (await fetch(`${cut.baseUrl}/metrics`)).text();
       expect(metrics).toMatch(/^shardvoy_registry_store_reachable 0$/m);
       expect(Number(/^shardvoy_registry_store_unreachable_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);

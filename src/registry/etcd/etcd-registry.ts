@@ -386,6 +386,23 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
   }
 
   private async recordNow(heartbeat: Heartbeat): Promise<RecordOutcome> {
+    // One new lease for all attempts (a lease is a raft write); given back unless a write used it.
+    let lease: string | undefined;
+    let used = false;
+    try {
+      return await this.recordAttempts(heartbeat, async () => (lease ??= await this.grantLease()), () => (used = true));
+    } finally {
+      if (lease !== undefined && !used) this.leases.revoke(lease);
+    }
+  }
+
+  private async grantLease(): Promise<string> {
+    return this.timed('lease_grant', this.leases.grant()).catch((error: Error) => {
+      throw this.unavailable(error);
+    });
+  }
+
+  private async recordAttempts(heartbeat: Heartbeat, newLease: () => Promise<string>, leaseUsed: () => void): Promise<RecordOutcome> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       this.writable();
       const stored = this.docs.get(heartbeat.id);
@@ -401,9 +418,7 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
         }
       }
       const evictions = stored ? [] : this.makeRoom();
-      const lease = await this.timed('lease_grant', this.leases.grant()).catch((error: Error) => {
-        throw this.unavailable(error);
-      });
+      const lease = await newLease();
       const doc: NodeDoc = {
         node: {
           ...heartbeat,
@@ -425,12 +440,12 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
         for (const claim of plan.claims) this.claiming.delete(claim);
       });
       if (applied) {
+        leaseUsed();
         if (stored) this.leases.revoke(stored.doc.lease);
         this.lastHeard.set(heartbeat.id, this.options.clock.now());
         const routingChanged = !stored || stored.doc.expired || !sameRouting(stored.doc.node, heartbeat) || plan.ops.length > 0;
         return { node: this.get(heartbeat.id)!, routingChanged, portsExhausted: plan.exhausted };
       }
-      this.leases.revoke(lease);
       // Another instance won the race: try again once the copy shows its write, a little apart from the other losers.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
     }

@@ -4,7 +4,8 @@
  * at start: the servers listen, /readyz says what is missing, heartbeats get 503, and Envoy is
  * answered once the registry has been read.
  */
-import { Etcd3, type IOptions } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config, EtcdConfig } from '../../config/types.js';
 import type { Clock } from '../clock.js';
@@ -53,8 +54,20 @@ export function etcdClientOptions(etcd: EtcdConfig): IOptions {
         }
       : {}),
     ...(etcd.auth ? { auth: { username: etcd.auth.username, password: etcd.auth.password } } : {}),
-    // A connection that went silent (a cut network) is noticed in seconds, not at the OS's TCP timeout.
-    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 3000 },
+    grpcOptions: {
+      // A connection that went silent (a cut network) is noticed in seconds, not at the OS's TCP timeout.
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 3000,
+      // A full list of a large registry in one answer (paged anyway, mirror.ts).
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    },
+    faultHandling: {
+      // etcd3's default shuts a member out for 5 s after three slow answers: on a busy machine that
+      // refuses every heartbeat for seconds. Here a member is set aside for 1 s after five failures
+      // in a row, and a failed request is tried once more (on another member if one is set aside).
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(5) }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
+    },
   };
 }
 

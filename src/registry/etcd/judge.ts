@@ -35,6 +35,8 @@ export interface JudgeOptions {
 }
 
 const NONE: ReadonlySet<string> = new Set();
+/** How long after a lease ends its node is judged, at most (half a lease below 4 s). */
+const TOGETHER_MS = 2000;
 
 export class EtcdJudge {
   private campaign: Campaign | undefined;
@@ -145,10 +147,15 @@ export class EtcdJudge {
       await registry.tick({ judge: this.options.instance(), preserving: guard.isActive, preserved: preserved.size });
     }
 
+    // Leases that ran out together end in etcd over a spread (it checks every 500 ms and revokes
+    // at most 1,000 a second): a node is expired only a moment after its lease ended, so that the
+    // others silent with it are counted with it by self-preservation.
+    const together = Math.min(leaseMs / 2, TOGETHER_MS);
     const verdicts: Array<Promise<boolean>> = [];
     for (const id of silent) {
       const stored = docs.get(id)!;
-      if (!preserved.has(id) && now - lastHeard(id) > leaseMs) verdicts.push(registry.expire(id, stored, electionKey));
+      const endedAt = Math.max(aliveEndedAt.get(id) ?? since, since + leaseMs);
+      if (!preserved.has(id) && now - lastHeard(id) > leaseMs && now - endedAt >= together) verdicts.push(registry.expire(id, stored, electionKey));
     }
     const retentionMs = this.options.retentionMs();
     for (const [id, seenAt] of expiredSeenAt) {

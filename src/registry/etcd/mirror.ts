@@ -15,6 +15,11 @@
 import type { Etcd3, IKeyValue, IRangeResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 
+/** Keys per page of a full list. */
+const LIST_PAGE = 2000;
+/** A check unanswered this long counts etcd out of reach (its requests time out at 5 s). */
+const CHECK_TIMEOUT_MS = 2000;
+
 export interface KeyChange {
   readonly type: 'put' | 'delete';
   readonly key: Buffer;
@@ -52,6 +57,7 @@ export class EtcdMirror {
   private lagging: number | undefined;
   /** The last periodic read failed. */
   private unreachable = false;
+  private checking = false;
   private stopped = false;
   private relisting: Promise<void> | undefined;
   private readonly waiters: Array<{ revision: number; resolve: () => void }> = [];
@@ -61,13 +67,12 @@ export class EtcdMirror {
   /** Lists the prefix and starts watching; resolves once the first list is in. */
   async start(): Promise<void> {
     await this.relist('start');
-    this.checkTimer = setInterval(() => void this.check(), this.options.checkIntervalMs ?? 5000);
-    this.checkTimer.unref();
+    this.scheduleCheck(this.options.checkIntervalMs ?? 5000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.checkTimer) clearTimeout(this.checkTimer);
     await this.watcher?.cancel().catch(() => undefined);
     for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }
@@ -82,11 +87,14 @@ export class EtcdMirror {
     return this.connected ? undefined : this.problem;
   }
 
-  /** A request to etcd failed (a write, a lease): the copy is suspect until a periodic read succeeds again. */
-  reportFailure(reason: string): void {
-    if (this.stopped) return;
-    this.unreachable = true;
-    this.markTrouble(`etcd not reachable: ${reason}`);
+  /**
+   * A request to etcd failed (a write, a lease): look now whether etcd is out of reach, rather
+   * than at the next check. One slow answer from one member is not an outage: only a failed
+   * check marks the copy suspect.
+   */
+  reportFailure(_reason: string): void {
+    if (this.stopped || this.checking) return;
+    this.scheduleCheck(0);
   }
 
   /** Resolves once the copy holds every change up to `revision` (read your own writes). */
@@ -105,15 +113,12 @@ export class EtcdMirror {
 
   private async doRelist(reason: string): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
+      // The old watch's events are ignored from now on; it is cancelled once the new one exists
+      // (etcd3 ends its whole watch stream when the last watcher on it is cancelled).
+      const old = this.watcher;
+      this.watcher = undefined;
       try {
-        const old = this.watcher;
-        this.watcher = undefined;
-        // A watch on a dead connection may never confirm its cancel: do not wait for it.
-        void old?.cancel().catch(() => undefined);
-        const [key, rangeEnd] = this.options.range;
-        const listed = await this.options.client.kv.range({ key, range_end: rangeEnd }, { deadline: this.deadline() });
-        const revision = Number(listed.header.revision);
-        const kvs = listed.kvs.map((kv) => change('put', kv));
+        const { kvs, revision } = await this.listAll();
         this.modOf.clear();
         for (const kv of kvs) this.modOf.set(kv.key.toString('latin1'), kv.modRevision);
         this.keyCount = kvs.length;
@@ -129,7 +134,29 @@ export class EtcdMirror {
         this.markTrouble(`cannot list the registry in etcd: ${(error as Error).message}`);
         if (reason === 'start' && attempt === 0) this.options.logger.warn({ err: error }, 'etcd not reachable yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)).unref());
+      } finally {
+        // A watch on a dead connection may never confirm its cancel: do not wait for it.
+        void old?.cancel().catch(() => undefined);
       }
+    }
+  }
+
+  /** Every key under the prefix at one revision, in pages (a large registry is many MB). */
+  private async listAll(): Promise<{ kvs: KeyChange[]; revision: number }> {
+    const [start, rangeEnd] = this.options.range;
+    const kvs: KeyChange[] = [];
+    let key = start;
+    let revision: number | undefined;
+    for (;;) {
+      const page = await this.options.client.kv.range(
+        { key, range_end: rangeEnd, limit: LIST_PAGE, ...(revision === undefined ? {} : { revision }) },
+        { deadline: this.deadline() },
+      );
+      revision ??= Number(page.header.revision);
+      for (const kv of page.kvs) kvs.push(change('put', kv));
+      const last = page.kvs.at(-1);
+      if (!page.more || !last) return { kvs, revision };
+      key = Buffer.concat([last.key, Buffer.from([0])]);
     }
   }
 
@@ -176,7 +203,20 @@ export class EtcdMirror {
     this.release();
   }
 
-  /** The periodic linearizable read that catches a stalled watch or lost events. */
+  private scheduleCheck(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(() => {
+      this.checking = true;
+      void this.check()
+        .finally(() => (this.checking = false))
+        // After a failure, look again soon: the outage or its end is noticed in half a second.
+        .then(() => this.scheduleCheck(this.unreachable ? 500 : (this.options.checkIntervalMs ?? 5000)));
+    }, delayMs);
+    this.checkTimer.unref();
+  }
+
+  /** The periodic linearizable read that catches a stalled watch, lost events or an etcd out of reach. */
   private async check(): Promise<void> {
     if (this.stopped || this.relisting) return;
     const [key, rangeEnd] = this.options.range;
@@ -184,7 +224,7 @@ export class EtcdMirror {
     try {
       newest = await this.options.client.kv.range(
         { key, range_end: rangeEnd, limit: 1, sort_order: 'Descend', sort_target: 'Mod', keys_only: true },
-        { deadline: this.deadline() },
+        { deadline: new Date(Date.now() + CHECK_TIMEOUT_MS) },
       );
     } catch (error) {
       this.unreachable = true;

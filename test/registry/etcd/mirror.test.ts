@@ -33,8 +33,10 @@ class FakeEtcd {
     kv: {
       range: async (request: { limit?: number; sort_order?: string }) => {
         const all = [...this.kvs.values()].sort((a, b) => Number(b.mod_revision) - Number(a.mod_revision));
-        if (request.limit === undefined) this.lists++;
-        return { header: { revision: String(this.revision) }, kvs: request.limit === undefined ? all : all.slice(0, request.limit), count: String(all.length) };
+        // A list pages by key; the check asks for the newest key alone.
+        const check = request.sort_order !== undefined;
+        if (!check) this.lists++;
+        return { header: { revision: String(this.revision) }, kvs: check ? all.slice(0, request.limit) : all, count: String(all.length), more: false };
       },
     },
     watch: () => {
