@@ -325,6 +325,7 @@ describe('every metric the dashboard and the alerts use', () => {
     expect(served.get('process_resident_memory_bytes')).toBe('gauge');
     expect(served.has('shardvoy_registry_judge')).toBe(false); // the memory store has no judge
     expect([...store.keys()].sort()).toEqual([
+      'shardvoy_etcd_request_seconds',
       'shardvoy_registry_judge',
       'shardvoy_registry_store_reachable',
       'shardvoy_registry_store_revision',
