@@ -777,7 +777,6 @@ describe('three shardvoy instances on a three-member etcd, under faults', () => 
         { body: low, home: a },
         { body: high, home: b },
       ]);
-      populated.add(`d${d}`);
       // Converged: every instance routes the epoch-5 master alone, the other fenced.
       const converged = await eventually(async () => {
         for (const i of [0, 1, 2]) {
@@ -791,8 +790,11 @@ describe('three shardvoy instances on a three-member etcd, under faults', () => 
         return Date.now();
       }, CONVERGE_BOUND_MS, 20);
       duels.push({ shard: `d${d}`, through: [NAMES[a], NAMES[b]], convergedMs: converged - at });
-      // And it holds: sampled from then on (the monitor), plus Envoy's own cluster.
+      // And it holds: sampled from then on (the monitor), plus Envoy's own cluster. The shard is
+      // watched for empty clusters once Envoy has its master (a new shard's first endpoints take
+      // a push to reach Envoy: its cluster was empty until then, rightly).
       await eventually(async () => expect((await envoy.admin.clusterHosts(`d${d}-masters`)).map((h) => h.address)).toEqual([high.address]), 10_000, 50);
+      populated.add(`d${d}`);
     }
     const convergedAt = Date.now();
     const races: Array<Record<string, unknown>> = [];
