@@ -9,6 +9,7 @@ import { describeErrors } from '../sources/http/validation-errors.js';
 import { USER_AGENT_PREFIX } from '../sources/heartbeat-outcome.js';
 import { VERSION } from '../version.js';
 import { describeFetchError } from './node-query.js';
+import { apiErrorMessage } from '../util/api-error-message.js';
 
 export type SendOutcome =
   | { readonly kind: 'answered'; readonly answer: HeartbeatResponse }
@@ -42,22 +43,10 @@ export const postHeartbeat: SendHeartbeat = async (url, body, token, timeoutMs) 
     if (!validAnswer(answer)) return { kind: 'failed', reason: `HTTP ${status} but not a heartbeat answer: ${describeErrors('answer', validAnswer.errors ?? [])}` };
     return { kind: 'answered', answer };
   }
-  const message = serverMessage(text);
+  const message = apiErrorMessage(text, excerpt);
   if (status >= 400 && status < 500) return { kind: 'refused', statusCode: status, message };
   return { kind: 'failed', reason: `HTTP ${status}: ${message}` };
 };
-
-/** The API's errors are `{"statusCode", "error", "message"}`; anything else is shown as it came. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
-    if (typeof body.message === 'string') return excerpt(body.message);
-    if (typeof body.error === 'string') return excerpt(body.error);
-  } catch {
-    // Not JSON: a proxy's page, say.
-  }
-  return excerpt(text.trim()) || '(no message)';
-}
 
 function excerpt(text: string): string {
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;

@@ -9,6 +9,7 @@ import { describeFetchError } from '../agent/node-query.js';
 import { EventReply } from '../sources/http/response-schemas.js';
 import { describeErrors } from '../sources/http/validation-errors.js';
 import { VERSION } from '../version.js';
+import { apiErrorMessage } from '../util/api-error-message.js';
 
 /** An event as GET /v1/events and its stream send it. */
 export type EventJson = Static<typeof EventReply>;
@@ -163,7 +164,7 @@ export class ApiClient {
 
   private statusError(method: string, path: string, status: number, text: string): ApiError {
     const where = `${method} ${this.url(path).href}`;
-    const message = serverMessage(text);
+    const message = apiErrorMessage(text, excerpt);
     if (status === 401) {
       const hint = this.token === undefined ? 'give one with --token or SHARDVOY_TOKEN' : 'the token given (--token or SHARDVOY_TOKEN) was refused';
       return new ApiError(`${where}: 401 Unauthorized: ${message}; ${hint}`, status);
@@ -188,18 +189,6 @@ function parseJson(method: string, url: URL, status: number, text: string): unkn
   } catch {
     throw new ApiError(`${method} ${url.href}: ${status} with a body that is not JSON (is --server shardvoy's HTTP API?): ${excerpt(text.trim())}`, status);
   }
-}
-
-/** The API's errors are `{"statusCode", "error", "message"}`; anything else is shown as it came. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
-    if (typeof body.message === 'string') return excerpt(body.message);
-    if (typeof body.error === 'string') return excerpt(body.error);
-  } catch {
-    // Not JSON: a proxy's page, say.
-  }
-  return excerpt(text.trim()) || '(no message)';
 }
 
 function excerpt(text: string): string {
