@@ -132,7 +132,14 @@ async function heartbeat(request: { bodies: HeartbeatBody[]; awaitPublish?: { gr
   const wanted = request.awaitPublish;
   if (!wanted) return { t0 };
   const found = () => marks.find((m) => m.group === wanted.group && m.at >= t0);
-  const deadline = Date.now() + wanted.timeoutMs;
+  await waitFor(found, wanted.timeoutMs);
+  const mark = found();
+  return { t0, publishAt: mark?.at, publishReturnedAt: mark?.returnedAt, version: mark?.version };
+}
+
+/** Waits, woken by each publish, until `found()` holds or `timeoutMs` has passed. */
+async function waitFor(found: () => unknown, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!found() && Date.now() < deadline) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
@@ -142,8 +149,6 @@ async function heartbeat(request: { bodies: HeartbeatBody[]; awaitPublish?: { gr
       });
     });
   }
-  const mark = found();
-  return { t0, publishAt: mark?.at, publishReturnedAt: mark?.returnedAt, version: mark?.version };
 }
 
 async function probeChanged(request: { group: string; id: string; after: number; timeoutMs: number }) {
@@ -153,16 +158,7 @@ async function probeChanged(request: { group: string; id: string; after: number;
     const was = before();
     return ofGroup().find((m) => m.at >= request.after && m.health.get(request.id) !== was);
   };
-  const deadline = Date.now() + request.timeoutMs;
-  while (!found() && Date.now() < deadline) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
+  await waitFor(found, request.timeoutMs);
   const mark = found();
   return mark ? { at: mark.at, version: mark.version, health: mark.health.get(request.id) } : { timedOut: true };
 }
