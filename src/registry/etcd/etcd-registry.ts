@@ -48,8 +48,10 @@ interface StoredPort {
 
 export type EtcdOp = 'txn' | 'lease_grant' | 'lease_renew';
 
-/** What the store announces to observers (metrics, events); they must not throw. */
+/** What the store announces to observers (the judge, metrics, events); they must not throw. */
 export interface StoreObserver {
+  /** For the judge: a lease ended, the copy was listed afresh, or an operator asked to resume expiry. */
+  copyChanged?(kind: 'alive-ended' | 'reset' | 'resume'): void;
   roundTrip?(op: EtcdOp, seconds: number): void;
   instanceJoined?(name: string): void;
   instanceLeft?(name: string): void;
@@ -102,7 +104,6 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
   /** One write per node at a time from this instance. */
   private readonly writing = new Map<string, Promise<unknown>>();
   private readonly listeners = new Set<() => void>();
-  private readonly changeListeners = new Set<(kind: 'alive-ended' | 'reset' | 'resume') => void>();
   private readonly storeObservers = new Set<StoreObserver>();
   /** Candidacy key (election lease) -> instance name: the instances sharing this registry. */
   private readonly members = new Map<string, string>();
@@ -185,7 +186,7 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
     this.listed = true;
     for (const id of before) if (!this.docs.has(id)) this.view.forget(id);
     this.view.restore({ nodes: [...this.docs.values()].map(({ doc }) => this.record_(doc)), ports: [] });
-    for (const listener of this.changeListeners) listener('reset');
+    for (const o of this.storeObservers) o.copyChanged?.('reset');
   }
 
   apply(changes: readonly KeyChange[]): void {
@@ -221,7 +222,7 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
       } else {
         this.alive.delete(key.id);
         this.aliveEndedAt.set(key.id, now);
-        if (live) for (const listener of this.changeListeners) listener('alive-ended');
+        if (live) for (const o of this.storeObservers) o.copyChanged?.('alive-ended');
       }
     } else if (key.kind === 'port') {
       const held = this.portKeys.get(key.group) ?? new Map<number, StoredPort>();
@@ -252,7 +253,7 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
     } else if (key.kind === 'tick') {
       this.lastJudgeStatus = change.type === 'put' ? parseJudgeStatus(change.value) : undefined;
     } else if (key.kind === 'resume' && change.type === 'put' && live) {
-      for (const listener of this.changeListeners) listener('resume');
+      for (const o of this.storeObservers) o.copyChanged?.('resume');
     }
   }
 
@@ -292,13 +293,8 @@ export class EtcdRegistry extends JudgedElsewhere implements NodeRegistry, Mirro
     return () => this.listeners.delete(listener);
   }
 
-  /** For the judge: a lease ended, the copy was listed afresh, or an operator resumed expiry. */
-  onStoreEvent(listener: (kind: 'alive-ended' | 'reset' | 'resume') => void): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
-  }
 
-  /** Tells `observer` of etcd round trips and of instances joining or leaving. Returns an unsubscribe function. */
+  /** Tells `observer` what the store announces (below). Returns an unsubscribe function. */
   observe(observer: StoreObserver): () => void {
     this.storeObservers.add(observer);
     return () => this.storeObservers.delete(observer);

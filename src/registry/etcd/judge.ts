@@ -53,12 +53,14 @@ export class EtcdJudge {
   constructor(private readonly options: JudgeOptions) {}
 
   start(): void {
-    this.unsubscribe = this.options.registry.onStoreEvent((kind) => {
-      if (kind === 'resume' && this.isJudge) {
-        this.options.guard.resume(this.options.clock.now());
-        this.options.logger.warn('self-preservation ended by an operator; silent nodes expire');
-      }
-      if (kind !== 'reset') this.soon();
+    this.unsubscribe = this.options.registry.observe({
+      copyChanged: (kind) => {
+        if (kind === 'resume' && this.isJudge) {
+          this.options.guard.resume(this.options.clock.now());
+          this.options.logger.warn('self-preservation ended by an operator; silent nodes expire');
+        }
+        if (kind !== 'reset') this.soon();
+      },
     });
     this.campaignNow();
     this.timer = setInterval(() => this.soon(), this.options.intervalMs ?? 250);
