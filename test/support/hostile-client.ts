@@ -1,11 +1,11 @@
 /**
- * Clients that misbehave on purpose (issue 11), on plain HTTP/2 so they can do what a gRPC
- * library would not: never read (the stream is paused, so no flow-control window is granted and
- * the server's writes stay unsent), send requests far over the limits, and count the gRPC
- * messages that arrive once they do read.
+ * Clients that misbehave on purpose (issue 11), on a bare HTTP/2 connection (./raw-h2.ts) so they
+ * can do what a gRPC library would not: never read (no flow-control window is granted, so the
+ * server's writes stay unsent), send requests far over the limits, and count the gRPC messages
+ * that arrive once they do read.
  */
-import http2 from 'node:http2';
 import { envoyType } from '../../src/envoy-api/protos.js';
+import { type Headers, RawH2Session, type RawH2Stream } from './raw-h2.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const SOTW_PATH = `${ADS}/StreamAggregatedResources`;
@@ -34,72 +34,56 @@ export interface RawCallStatus {
   readonly rstCode: number | undefined;
 }
 
-/** One streaming call on its own HTTP/2 connection; paused (reading nothing) unless told otherwise. */
+/** One streaming call, on a connection of its own unless given one; paused (reading nothing) unless told otherwise. */
 export class RawCall {
-  readonly session: http2.ClientHttp2Session;
-  readonly stream: http2.ClientHttp2Stream;
+  readonly session: RawH2Session;
+  private readonly stream: RawH2Stream;
   /** gRPC messages received once reading. */
   messages = 0;
   bytes = 0;
   private pending = Buffer.alloc(0);
-  private trailers: http2.IncomingHttpHeaders | undefined;
   readonly closed: Promise<RawCallStatus>;
 
-  constructor(
-    address: string,
-    path: string,
-    options: { read?: boolean; headers?: Record<string, string>; session?: http2.ClientHttp2Session; localAddress?: string } = {},
-  ) {
+  constructor(address: string, path: string, options: { read?: boolean; session?: RawH2Session; localAddress?: string } = {}) {
     // Another loopback address (127.0.1.x) is another peer to the server.
-    this.session = options.session ?? (options.localAddress ? http2.connect(`http://${address}`, { localAddress: options.localAddress } as http2.SecureClientSessionOptions) : http2.connect(`http://${address}`));
-    this.session.on('error', () => undefined);
-    this.stream = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.headers });
-    this.stream.on('error', () => undefined);
-    this.stream.prependListener('response', (headers) => {
-      if (headers['grpc-status'] !== undefined) this.trailers = headers;
+    this.session = options.session ?? new RawH2Session(address, options.localAddress);
+    let trailers: Headers | undefined;
+    let resolve!: (status: RawCallStatus) => void;
+    this.closed = new Promise((done) => (resolve = done));
+    // Ended by the server's status (trailers, or a trailers-only answer) or by a reset, whichever comes first.
+    const status = (rstCode: number | undefined): RawCallStatus => ({
+      grpcStatus: trailers?.['grpc-status'] === undefined ? undefined : Number(trailers['grpc-status']),
+      grpcMessage: trailers?.['grpc-message'] === undefined ? undefined : decodeURIComponent(trailers['grpc-message']),
+      rstCode,
     });
-    this.stream.prependListener('trailers', (headers) => (this.trailers = headers));
-    this.stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    // Ended by the server's status (trailers) or by a reset, whichever comes first.
-    this.closed = new Promise((resolve) => {
-      const done = () =>
-        resolve({
-          grpcStatus: this.trailers?.['grpc-status'] === undefined ? undefined : Number(this.trailers['grpc-status']),
-          grpcMessage: this.trailers?.['grpc-message'] === undefined ? undefined : decodeURIComponent(String(this.trailers['grpc-message'])),
-          rstCode: this.stream.rstCode,
-        });
-      this.stream.on('close', done);
-      this.stream.on('trailers', done);
-      this.stream.on('response', (headers) => {
-        if (headers['grpc-status'] !== undefined) done();
-      });
+    this.stream = this.session.request(path, { 'content-type': 'application/grpc', te: 'trailers' }, options.read ?? false, {
+      headers: (headers) => {
+        if (headers['grpc-status'] === undefined) return;
+        trailers = headers;
+        resolve(status(undefined));
+      },
+      data: (chunk) => this.onData(chunk),
+      closed: (rstCode) => resolve(status(rstCode)),
     });
-    if (!options.read) this.stream.pause();
   }
 
   send(request: object): void {
-    this.stream.write(frame(this.path(), request));
+    this.stream.write(frame(this.stream.path, request));
   }
 
   sendRaw(bytes: Buffer): void {
-    // A copy per stream: one buffer written to many streams that the server resets has corrupted
-    // the heap of Node 20's HTTP/2 client here ("corrupted size vs. prev_size").
-    this.stream.write(Buffer.from(bytes));
+    this.stream.write(bytes);
   }
 
   /** Starts reading: what the server still had for this stream arrives now. */
   read(): void {
-    this.stream.resume();
+    this.stream.read();
   }
 
+  /** Cancels the stream and closes its connection (every call sharing it ends too). */
   close(): void {
-    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    if (!this.session.closed) this.session.close();
-    this.session.destroy();
-  }
-
-  private path(): string {
-    return String(this.stream.sentHeaders[':path']);
+    this.stream.reset();
+    this.session.close();
   }
 
   private onData(chunk: Buffer): void {
