@@ -36,6 +36,7 @@ import {
   DEFAULT_XDS_MAX_RESOURCE_NAME_LENGTH,
   DEFAULT_XDS_MAX_STREAMS,
   DEFAULT_XDS_MAX_STREAMS_PER_PEER,
+  DEFAULT_XDS_MAX_REFUSED_STREAMS_PER_CONNECTION,
   DEFAULT_XDS_MAX_SUBSCRIBED_NAMES,
   DEFAULT_XDS_WRITE_TIMEOUT_SECONDS,
   DEFAULT_POLL_INTERVAL_SECONDS,
@@ -200,6 +201,7 @@ function buildConfig(raw: unknown, keyPathOf: KeyPathOf, source: string): Config
     maxSubscribedNames: file.xds?.maxSubscribedNames ?? DEFAULT_XDS_MAX_SUBSCRIBED_NAMES,
     maxStreamsPerPeer: file.xds?.maxStreamsPerPeer ?? DEFAULT_XDS_MAX_STREAMS_PER_PEER,
     maxStreams: file.xds?.maxStreams ?? DEFAULT_XDS_MAX_STREAMS,
+    maxRefusedStreamsPerConnection: file.xds?.maxRefusedStreamsPerConnection ?? DEFAULT_XDS_MAX_REFUSED_STREAMS_PER_CONNECTION,
     writeTimeoutSeconds: file.xds?.writeTimeoutSeconds ?? DEFAULT_XDS_WRITE_TIMEOUT_SECONDS,
     ...(file.xds?.controlPlaneId === undefined ? {} : { controlPlaneId: file.xds.controlPlaneId }),
   };

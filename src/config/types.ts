@@ -146,6 +146,8 @@ export interface XdsConfig {
   /** Most streams open at once from one peer IP address, and in all (RESOURCE_EXHAUSTED). */
   readonly maxStreamsPerPeer: number;
   readonly maxStreams: number;
+  /** A connection on which more calls than this were refused is closed (GOAWAY ENHANCE_YOUR_CALM). */
+  readonly maxRefusedStreamsPerConnection: number;
   /** A stream whose client reads nothing of a response for this long is closed. */
   readonly writeTimeoutSeconds: number;
   /** `control_plane.identifier` in every response; undefined: `<host name>:<gRPC port>`. Bound at start. */

@@ -22,6 +22,7 @@ import type { StreamOptions, StreamStatus } from './stream-base.js';
 import { nextSubscription, select } from './subscription.js';
 import { XdsObservers, type XdsObserver } from './observer.js';
 import { refusalOf, type Refusal } from './request-limits.js';
+import { RefusalGuard } from './refusal-guard.js';
 import { resetCall, StreamWriter } from './stream-writer.js';
 import { TokenBucket } from './token-bucket.js';
 import { RepeatLimiter, truncateForLog } from '../util/log-limits.js';
@@ -76,6 +77,11 @@ export class XdsServer {
   /** Unary fetches (per-type and CSDS) share a request budget per peer IP address. */
   private readonly fetchBudgets = new Map<string, TokenBucket>();
   private readonly logLimiter = new RepeatLimiter();
+  private readonly refusalGuard = new RefusalGuard(
+    () => this.options.settings.maxRefusedStreamsPerConnection,
+    (peer, refusals) =>
+      this.logLimiter.log(this.options.logger, 'warn', 'refusals-closed', { peer, refusals }, 'xds connection closed: more of its calls were refused than xds.maxRefusedStreamsPerConnection'),
+  );
 
   constructor(private readonly options: XdsServerOptions) {
     // Until the port is bound (listen), the host name alone.
@@ -106,8 +112,7 @@ export class XdsServer {
       FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, object>, callback: grpc.sendUnaryData<object>) => {
         const refusal = this.authorizeCsds(call.metadata) ?? this.fetchRefusal(call.getPeer());
         if (refusal) {
-          this.warnRefused(call.getPeer(), refusal, 'csds');
-          callback({ code: refusal.code, details: refusal.message });
+          this.refuse(call, refusal, 'csds', () => callback({ code: refusal.code, details: refusal.message }));
           return;
         }
         callback(null, this.clientStatus(call.request));
@@ -131,8 +136,7 @@ export class XdsServer {
     const peer = call.getPeer();
     const refusal = this.authorizeCsds(call.metadata) ?? this.admit(peer);
     if (refusal) {
-      this.warnRefused(peer, refusal, 'csds');
-      call.emit('error', { code: refusal.code, details: refusal.message });
+      this.refuse(call, refusal, 'csds', () => call.emit('error', { code: refusal.code, details: refusal.message }));
       return;
     }
     const release = this.hold(peer);
@@ -161,10 +165,9 @@ export class XdsServer {
       if (done) return;
       if (!budget.take(this.options.clock.now())) {
         const message = `more than ${settings.streamRequestsPerSecond} requests per second (burst ${settings.streamRequestBurst}) on one stream`;
-        this.warnRefused(peer, { code: grpc.status.RESOURCE_EXHAUSTED, message }, 'csds');
         // Behind an answer the client has not taken, the status waits; the writer still watches it.
         finish();
-        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: message });
+        this.refuse(call, { code: grpc.status.RESOURCE_EXHAUSTED, message }, 'csds', () => call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: message }));
         return;
       }
       latest = request;
@@ -223,11 +226,18 @@ export class XdsServer {
     return { code: grpc.status.RESOURCE_EXHAUSTED, message: `more than ${settings.streamRequestsPerSecond} fetches per second (burst ${settings.streamRequestBurst}) from ${ip}` };
   }
 
-  /** One warning line per kind of refusal and interval, however many clients are refused. */
-  private warnRefused(peer: string, refusal: Refusal, kind: string): void {
+  /**
+   * A refused call: one warning line per kind of refusal and interval, however many clients are
+   * refused; the status sent (`answer`); then the call counted against its connection, which is
+   * closed once too many were refused on it (RefusalGuard).
+   */
+  private refuse(call: { getPeer(): string }, refusal: Refusal, kind: string, answer: () => void): void {
+    const peer = call.getPeer();
     const reason = truncateForLog(refusal.message, 512);
     // Keyed by what shardvoy chose, never by what the client sent: a client cannot make new keys.
     this.logLimiter.log(this.options.logger, 'warn', `refused|${kind}|${refusal.code}`, { kind, peer, code: grpc.status[refusal.code], reason }, 'xds stream refused');
+    answer();
+    this.refusalGuard.count(call, peer);
   }
 
   /** Serves another gRPC service on the same port (DKV discovery); call before listen(). */
@@ -318,8 +328,7 @@ export class XdsServer {
     const peer = call.getPeer();
     const admission = this.admit(peer);
     if (admission) {
-      this.warnRefused(peer, admission, 'xds');
-      call.emit('error', { code: admission.code, details: admission.message });
+      this.refuse(call, admission, 'xds', () => call.emit('error', { code: admission.code, details: admission.message }));
       return;
     }
     const release = this.hold(peer);
@@ -354,8 +363,7 @@ export class XdsServer {
       authenticated: isAuthenticated(call),
       logLimiter: this.logLimiter,
       fail: (code, message) => {
-        this.warnRefused(peer, { code, message }, 'xds');
-        call.emit('error', { code, details: message });
+        this.refuse(call, { code, message }, 'xds', () => call.emit('error', { code, details: message }));
       },
     });
     this.streams.set(streamId, { stream, call: call as grpc.ServerDuplexStream<unknown, unknown> });
@@ -397,16 +405,14 @@ export class XdsServer {
     const request = call.request;
     const refusal = refusalOf(request) ?? this.fetchRefusal(call.getPeer());
     if (refusal) {
-      this.warnRefused(call.getPeer(), refusal, 'fetch');
-      callback({ code: refusal.code, details: refusal.message });
+      this.refuse(call, refusal, 'fetch', () => callback({ code: refusal.code, details: refusal.message }));
       return;
     }
     const groups = this.options.groups();
     const group = groupOfNode(request.node, groups);
     if (!group) {
       const message = unknownGroupMessage(request.node, groups, isAuthenticated(call));
-      this.warnRefused(call.getPeer(), { code: grpc.status.INVALID_ARGUMENT, message }, 'fetch');
-      callback({ code: grpc.status.INVALID_ARGUMENT, details: message });
+      this.refuse(call, { code: grpc.status.INVALID_ARGUMENT, message }, 'fetch', () => callback({ code: grpc.status.INVALID_ARGUMENT, details: message }));
       return;
     }
     const snapshot = this.options.cache.get(group);

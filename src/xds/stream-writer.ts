@@ -6,6 +6,7 @@
  * stays unwritten past the timeout is reset, which frees what the transport still holds.
  */
 import http2 from 'node:http2';
+import { http2StreamOf } from './http2-stream-of.js';
 
 interface WritableCall {
   write(chunk: unknown, callback: () => void): boolean;
@@ -56,18 +57,11 @@ export class StreamWriter {
 /**
  * Resets a grpc-js server call's HTTP/2 stream (RST_STREAM CANCEL). A status cannot reach a client
  * that reads nothing (trailers queue behind the unread data), and only the reset lets go of the
- * data. grpc-js has no public way to do it: its call objects are walked to the http2 stream.
- * Returns false if none was found.
+ * data. Returns false if the call's stream was not found.
  */
 export function resetCall(call: unknown): boolean {
-  let inner = (call as { call?: unknown }).call;
-  for (let depth = 0; inner && depth < 16; depth++) {
-    const stream = (inner as { stream?: { close?: (code: number) => void; destroyed?: boolean } }).stream;
-    if (stream && typeof stream.close === 'function') {
-      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      return true;
-    }
-    inner = (inner as { nextCall?: unknown }).nextCall;
-  }
-  return false;
+  const stream = http2StreamOf(call);
+  if (!stream) return false;
+  if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  return true;
 }

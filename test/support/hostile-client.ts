@@ -32,6 +32,8 @@ export interface RawCallStatus {
   readonly grpcStatus: number | undefined;
   readonly grpcMessage: string | undefined;
   readonly rstCode: number | undefined;
+  /** Ended with its connection (GOAWAY or the socket closed), with no status and no reset of its own. */
+  readonly connectionClosed: boolean;
 }
 
 /** One streaming call, on a connection of its own unless given one; paused (reading nothing) unless told otherwise. */
@@ -51,10 +53,11 @@ export class RawCall {
     let resolve!: (status: RawCallStatus) => void;
     this.closed = new Promise((done) => (resolve = done));
     // Ended by the server's status (trailers, or a trailers-only answer) or by a reset, whichever comes first.
-    const status = (rstCode: number | undefined): RawCallStatus => ({
+    const status = (rstCode: number | undefined, connectionClosed = false): RawCallStatus => ({
       grpcStatus: trailers?.['grpc-status'] === undefined ? undefined : Number(trailers['grpc-status']),
       grpcMessage: trailers?.['grpc-message'] === undefined ? undefined : decodeURIComponent(trailers['grpc-message']),
       rstCode,
+      connectionClosed,
     });
     this.stream = this.session.request(path, { 'content-type': 'application/grpc', te: 'trailers' }, options.read ?? false, {
       headers: (headers) => {
@@ -63,7 +66,7 @@ export class RawCall {
         resolve(status(undefined));
       },
       data: (chunk) => this.onData(chunk),
-      closed: (rstCode) => resolve(status(rstCode)),
+      closed: (rstCode, connectionClosed) => resolve(status(rstCode, connectionClosed)),
     });
   }
 

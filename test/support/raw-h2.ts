@@ -52,8 +52,8 @@ export interface RawH2StreamEvents {
   /** The response headers, or the trailers (the second block, or a first one that ends the stream). */
   headers(headers: Headers, endStream: boolean): void;
   data(chunk: Buffer): void;
-  /** The stream is over: reset by either side (its code), or ended, or its connection gone (undefined). */
-  closed(rstCode: number | undefined): void;
+  /** The stream is over: reset by either side (its code), ended, or its connection gone (`connectionClosed`). */
+  closed(rstCode: number | undefined, connectionClosed: boolean): void;
 }
 
 /** One request stream; the session moves its bytes. */
@@ -65,6 +65,7 @@ export class RawH2Stream {
   private readonly outbound: Buffer[] = [];
   rstCode: number | undefined;
   closed = false;
+  connectionClosed = false;
 
   constructor(
     private readonly session: RawH2Session,
@@ -126,13 +127,14 @@ export class RawH2Stream {
   }
 
   /** Over: nothing more is sent or expected. */
-  end(rstCode: number | undefined): void {
+  end(rstCode: number | undefined, connectionClosed = false): void {
     if (this.closed) return;
     this.closed = true;
     this.rstCode = rstCode;
+    this.connectionClosed = connectionClosed;
     this.outbound.length = 0;
     this.session.forget(this.id);
-    this.events.closed(rstCode);
+    this.events.closed(rstCode, connectionClosed);
   }
 }
 
@@ -169,7 +171,7 @@ export class RawH2Session {
     this.encoder.write(fields);
     const block: Buffer = this.encoder.read();
     if (this.closed) {
-      queueMicrotask(() => stream.end(undefined));
+      queueMicrotask(() => stream.end(undefined, true));
       return stream;
     }
     this.streams.set(id, stream);
@@ -177,7 +179,7 @@ export class RawH2Session {
     return stream;
   }
 
-  /** A GOAWAY, then the socket closed: every stream still open ends with no code. */
+  /** A GOAWAY, then the socket closed: every stream still open ends, its connection closed. */
   close(): void {
     if (this.closed) return;
     this.send(frameOf(Frame.GoAway, 0, 0, Buffer.concat([uint32(0), uint32(0)])));
@@ -207,7 +209,7 @@ export class RawH2Session {
 
   private onSocketClosed(): void {
     this.closed = true;
-    for (const stream of [...this.streams.values()]) stream.end(undefined);
+    for (const stream of [...this.streams.values()]) stream.end(undefined, true);
   }
 
   private onBytes(chunk: Buffer): void {
@@ -259,8 +261,8 @@ export class RawH2Session {
         return;
       case Frame.GoAway: {
         const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
-        const code = payload.readUInt32BE(4);
-        for (const stream of [...this.streams.values()]) if (stream.id > lastStreamId) stream.end(code);
+        // The streams after the last one the server handled are over: it never saw them.
+        for (const stream of [...this.streams.values()]) if (stream.id > lastStreamId) stream.end(undefined, true);
         return;
       }
       case Frame.WindowUpdate: {

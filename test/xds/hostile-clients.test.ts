@@ -241,6 +241,40 @@ describe('finding 1: every size a client sends is bounded, and refused naming th
   });
 });
 
+describe('finding 1: a connection whose calls keep being refused is closed, so what it carries costs nothing', () => {
+  /** One admitted stream, then `refused` more on the same connection, each past xds.maxStreamsPerPeer (1). */
+  async function refusedOnOneConnection(address: string, refused: number) {
+    const admitted = raw(address, SOTW_PATH, { read: true });
+    admitted.send({ type_url: CLUSTER, node: { id: 'edge' } });
+    await eventually(() => expect(admitted.messages).toBe(1));
+    const others = Array.from({ length: refused }, () => raw(address, SOTW_PATH, { read: true, session: admitted.session }));
+    for (const call of others) call.send({ type_url: CLUSTER, node: { id: 'edge' } });
+    const statuses = await Promise.all(others.map((call) => call.closed));
+    return { admitted, exhausted: statuses.filter((s) => s.grpcStatus === grpc.status.RESOURCE_EXHAUSTED).length };
+  }
+
+  it('keeps a connection with xds.maxRefusedStreamsPerConnection refusals, and closes one past it: its other streams end, its later calls are never handled', async () => {
+    const kept = await start({ maxStreamsPerPeer: 1, maxRefusedStreamsPerConnection: 3 });
+    const atLimit = await refusedOnOneConnection(kept.address, 3);
+    expect(atLimit.exhausted).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(kept.server.clients()).toHaveLength(1); // the admitted stream goes on
+
+    const closed = await start({ maxStreamsPerPeer: 1, maxRefusedStreamsPerConnection: 3 });
+    const past = await refusedOnOneConnection(closed.address, 20);
+    // The fourth refusal is sent, then the connection closes: the 16 calls after it get no status.
+    expect(past.exhausted).toBe(4);
+    expect((await past.admitted.closed).grpcStatus).toBeUndefined();
+    await eventually(() => expect(closed.server.clients()).toHaveLength(0));
+    expect(closed.logLines().filter((l) => l.msg.startsWith('xds connection closed'))).toMatchObject([{ level: 40, peer: expect.stringContaining('127.0.0.1'), refusals: 4 }]);
+
+    // A new connection from the same peer is served.
+    const again = raw(closed.address, SOTW_PATH, { read: true });
+    again.send({ type_url: CLUSTER, node: { id: 'edge' } });
+    await eventually(() => expect(again.messages).toBe(1));
+  });
+});
+
 describe('finding 3: a client that does not read gets no queue, and is closed after xds.writeTimeoutSeconds', () => {
   it('holds at most one response per stream for a non-reader that re-subscribes 100 times, then resets it', async () => {
     const { address, server, cache } = await start({ writeTimeoutSeconds: 1.5 });
@@ -343,7 +377,8 @@ describe('finding 4: refusals disclose nothing to a stranger, always reach the c
   });
 
   it('refuses a 1 MB node id with a status that reaches the client, short, and logs one short line for 20 of them', async () => {
-    const { address, logLines, logBytes } = await start({ maxNodeBytes: 4 * 1024 * 1024, maxNodeStringLength: 2 * 1024 * 1024 });
+    // The streams share one connection: the refusal guard (tested above) is lifted so every one is refused.
+    const { address, logLines, logBytes } = await start({ maxNodeBytes: 4 * 1024 * 1024, maxNodeStringLength: 2 * 1024 * 1024, maxRefusedStreamsPerConnection: 1_000 });
     const before = logBytes();
     const streams = Array.from({ length: 20 }, () => sotw(address));
     for (const s of streams) s.request({ type_url: CLUSTER, node: { id: 'i'.repeat(1_000_000) } });
@@ -359,7 +394,7 @@ describe('finding 4: refusals disclose nothing to a stranger, always reach the c
   });
 
   it('logs one refusal line for 50 streams with 50 different unknown ids: the key is the kind of refusal, not what the client sent', async () => {
-    const { address, logLines } = await start();
+    const { address, logLines } = await start({ maxRefusedStreamsPerConnection: 1_000 }); // one connection: see above
     const streams = Array.from({ length: 50 }, () => sotw(address));
     streams.forEach((s, i) => s.request({ type_url: CLUSTER, node: { id: `stranger-${i}-${'z'.repeat(200)}` } }));
     for (const s of streams) expect((await s.ended()).code).toBe(grpc.status.INVALID_ARGUMENT);
