@@ -14,6 +14,10 @@ const CHILD_PROCESSES_ONLY = [
   'test/agent/readme-example.test.ts',
   'test/e2e/crash-restart.test.ts',
   'test/translator/golden-update.test.ts',
+  // A shardvoy process, read by the operator CLI (src/operator, not mutated) in and out of
+  // process. Its events order failed the dry run in Stryker's sandbox twice in three runs
+  // (2026-12-02), though it passed alone: the dry run must pass for any mutant to be tested.
+  'test/operator/commands.test.ts',
 ];
 
 export default mergeConfig(base, defineConfig({ test: { exclude: CHILD_PROCESSES_ONLY } }));
