@@ -4,6 +4,7 @@
  * Every child started here is killed when the run ends, whether it ends well or not.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface RequestMessage {
@@ -83,7 +84,7 @@ export class Child<Info = unknown> {
   static async start<Info>(file: string, options: StartOptions): Promise<Child<Info>> {
     const child = fork(file, [...(options.args ?? [])], {
       cwd: REPO_ROOT,
-      execArgv: [...(options.nodeFlags ?? []), '--import', 'tsx'],
+      execArgv: [...(options.nodeFlags ?? []), ...profileFlags(options.name), '--import', 'tsx'],
       env: { ...process.env, [LIFETIME_ENV]: String(options.maxLifetimeMs) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -199,3 +200,16 @@ export function serveParent(handlers: Readonly<Record<string, Handler>>, info: u
   }
   send({ kind: 'ready', info });
 }
+
+/**
+ * With BENCH_CPU_PROFILE=<folder>, every child writes V8 CPU profiles there when it exits
+ * (in `<name>-<n>/`, for Chrome's DevTools or speedscope): where a scenario's time goes.
+ */
+function profileFlags(name: string): string[] {
+  const folder = process.env.BENCH_CPU_PROFILE;
+  if (!folder) return [];
+  profiled++;
+  // A folder per child: each of its threads (tsx's loader has one) writes a profile of its own.
+  return ['--cpu-prof', '--cpu-prof-dir', path.join(folder, `${name.replace(/[^\w.-]+/g, '_')}-${profiled}`)];
+}
+let profiled = 0;
