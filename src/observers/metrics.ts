@@ -119,6 +119,28 @@ export class Metrics implements XdsObserver {
         for (const client of deps.xdsClients()) this.inc({ protocol: client.protocol, group: client.group ?? '' });
       },
     });
+    new Gauge({
+      name: 'shardvoy_xds_reply_wait_seconds',
+      help: "The longest any client of the group has left a response of the type unanswered (no ACK, no NACK), in seconds; 0 when none waits. The only sign of an Envoy that takes config and never answers.",
+      labelNames: ['group', 'type'],
+      registers,
+      collect() {
+        const now = deps.clock.now();
+        const longest = new Map<string, { group: string; type: string; seconds: number }>();
+        for (const group of deps.config().groups) for (const typeUrl of PUSH_ORDER) longest.set(`${group.name}|${SHORT_NAMES[typeUrl]}`, { group: group.name, type: SHORT_NAMES[typeUrl], seconds: 0 });
+        for (const client of deps.xdsClients()) {
+          for (const [typeUrl, status] of Object.entries(client.types)) {
+            if (client.group === undefined || status.awaitingReplySince === undefined) continue;
+            const type = SHORT_NAMES[typeUrl as ResourceTypeUrl];
+            const seconds = Math.max(0, (now - Date.parse(status.awaitingReplySince)) / 1000);
+            const entry = longest.get(`${client.group}|${type}`);
+            if (entry) entry.seconds = Math.max(entry.seconds, seconds);
+          }
+        }
+        this.reset();
+        for (const { group, type, seconds } of longest.values()) this.set({ group, type }, seconds);
+      },
+    });
     this.responses = new Counter({ name: 'shardvoy_xds_responses_sent_total', help: 'xDS responses sent, by type (cds, eds, lds, rds).', labelNames: ['type'], registers });
     this.nacks = new Counter({ name: 'shardvoy_xds_nacks_received_total', help: 'xDS responses clients rejected (NACK), by type.', labelNames: ['type'], registers });
     this.convergence = new Histogram({

@@ -139,6 +139,7 @@ function newState(): DeltaTypeState {
     lastUpdated: new Set(),
     nonce: undefined,
     awaitingReply: false,
+    awaitingSinceMs: undefined,
     sentVersion: undefined,
     sentAtMs: undefined,
     ackedVersion: undefined,

@@ -98,6 +98,7 @@ function newState(heldVersion: string): SotwTypeState {
     sent: new Map(),
     nonce: undefined,
     awaitingReply: false,
+    awaitingSinceMs: undefined,
     sentVersion: held,
     sentAtMs: undefined,
     ackedVersion: held,

@@ -30,6 +30,8 @@ export interface TypeStatus {
   readonly lastSentNonce: string | undefined;
   readonly lastSentAt: string | undefined;
   readonly lastAckedVersion: string | undefined;
+  /** When the oldest response of this type the client has not answered (ACK or NACK) went out; undefined once it answered the last. */
+  readonly awaitingReplySince: string | undefined;
   readonly lastNack: { readonly version: string; readonly message: string; readonly at: string } | undefined;
   /** Resends of a version NACKed for a cause on the client host, since the client last accepted one. */
   readonly nackRetries: number;
@@ -54,6 +56,8 @@ export interface TypeStateBase {
   nonce: string | undefined;
   /** The last response has not been ACKed or NACKed yet. */
   awaitingReply: boolean;
+  /** When the first response sent since the client's last reply went out (it may be waiting behind newer ones). */
+  awaitingSinceMs: number | undefined;
   sentVersion: string | undefined;
   sentAtMs: number | undefined;
   ackedVersion: string | undefined;
@@ -177,6 +181,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
         lastSentNonce: state.nonce,
         lastSentAt: isoTime(state.sentAtMs),
         lastAckedVersion: state.ackedVersion,
+        awaitingReplySince: state.awaitingReply ? isoTime(state.awaitingSinceMs) : undefined,
         lastNack: state.nack && { version: state.nack.version, message: state.nack.message, at: new Date(state.nack.atMs).toISOString() },
         nackRetries: this.retries.get(typeUrl)?.sent ?? 0,
         nextRetryAt: isoTime(this.retries.get(typeUrl)?.nextAtMs),
@@ -253,6 +258,7 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
       return 'stale';
     }
     state.awaitingReply = false;
+    state.awaitingSinceMs = undefined;
     const retry = this.retryOf(typeUrl);
     const about = { group: this.group, node: this.node?.id, type: SHORT_NAMES[typeUrl], version: state.sentVersion };
     if (request.error_detail) {
@@ -307,10 +313,12 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
   protected markSent(typeUrl: ResourceTypeUrl, state: State, version: string, nonce: string): void {
     this.retries.get(typeUrl)?.responded();
     state.pending = false;
+    const now = this.options.clock.now();
+    if (!state.awaitingReply) state.awaitingSinceMs = now;
     state.awaitingReply = true;
     state.sentVersion = version;
     state.nonce = nonce;
-    state.sentAtMs = this.options.clock.now();
+    state.sentAtMs = now;
     this.options.observer?.responseSent?.(this.reply(typeUrl, version));
   }
 

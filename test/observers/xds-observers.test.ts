@@ -4,10 +4,11 @@
  */
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LISTENER } from '../../src/envoy-api/type-urls.js';
+import { CLUSTER, LISTENER } from '../../src/envoy-api/type-urls.js';
 import { EnvoyLikeClient } from '../support/ads-client.js';
 import { dkvClient } from '../support/dkv-client.js';
-import { startTestShardvoy, type Running } from '../support/harness.js';
+import { eventually, startTestShardvoy, type Running } from '../support/harness.js';
+import { RawSotwStream } from '../support/raw-xds.js';
 
 const GROUPS = [{ name: 'local-group', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }];
 
@@ -87,6 +88,31 @@ describe('xDS observers', () => {
     events = (await running.getJson('/v1/events?since=1')).events;
     // The masters listener is named after its masters (contract 11): new listeners, accepted this time.
     expect(events.map((e: any) => e.reason)).toEqual(['NodeRegistered', 'MasterChanged', 'ConfigRecovered']);
+  });
+});
+
+describe('a client that leaves a response unanswered', () => {
+  it('shows in shardvoy_xds_reply_wait_seconds of its group and type, growing until it ACKs', async () => {
+    const running = await startTestShardvoy({ groups: GROUPS });
+    const stream = new RawSotwStream(running.grpcAddress);
+    try {
+      const wait = async (type: string) => sample(await (await fetch(`${running.baseUrl}/metrics`)).text(), `shardvoy_xds_reply_wait_seconds{group="local-group",type="${type}"}`);
+      expect(await wait('cds')).toBe(0);
+      stream.request({ type_url: CLUSTER, node: { id: 'local-group' } });
+      const cds = await stream.next();
+      await new Promise((r) => setTimeout(r, 300));
+      const waited = await wait('cds');
+      expect(waited).toBeGreaterThanOrEqual(0.25);
+      expect(waited).toBeLessThan(30);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await wait('cds')).toBeGreaterThan(waited!);
+      expect(await wait('eds')).toBe(0);
+      stream.ack(cds);
+      await eventually(async () => expect(await wait('cds')).toBe(0));
+    } finally {
+      stream.close();
+      await running.stop();
+    }
   });
 });
 

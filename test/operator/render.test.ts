@@ -33,6 +33,7 @@ const type = (configStatus: TypeStatus['configStatus'], over: Partial<TypeStatus
   lastSentNonce: '1',
   lastSentAt: undefined,
   lastAckedVersion: configStatus === 'SYNCED' ? 'v2' : 'v1',
+  awaitingReplySince: undefined,
   lastNack: undefined,
   nackRetries: 0,
   nextRetryAt: undefined,

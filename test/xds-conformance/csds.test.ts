@@ -83,7 +83,7 @@ describe('CSDS', () => {
   it('gives each type its client status (REQUESTED, ACKED, NACKED), when it was last sent, and the rejection', () => {
     const type = (t: Partial<TypeStatus>): TypeStatus => ({
       subscribed: '*', configStatus: 'STALE', lastSentVersion: 'v1', lastSentNonce: '1', lastSentAt: undefined, lastAckedVersion: undefined,
-      lastNack: undefined, nackRetries: 0, nextRetryAt: undefined, ...t,
+      awaitingReplySince: undefined, lastNack: undefined, nackRetries: 0, nextRetryAt: undefined, ...t,
     });
     const status: StreamStatus = {
       streamId: 7, protocol: 'sotw', nodeId: 'envoy-1', group: 'edge', peer: '10.0.0.7:5000', connectedSince: '2026-01-02T03:00:00.000Z',

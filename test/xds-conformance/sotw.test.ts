@@ -110,6 +110,36 @@ describe('SotW ADS conformance', () => {
     await stream.expectNothing(150); // listeners did not change
   });
 
+  it('shows since when a response waits for its reply: the send time, however long it waits; none once ACKed or NACKed', async () => {
+    const clock = new FakeClock();
+    const xds = await startXdsServer(['edge'], {}, { clock, timers: clock });
+    xds.cache.publish(snapshotOf('edge', V1));
+    const stream = new RawSotwStream(xds.address);
+    const cds = () => xds.server.clients()[0]!.types[CLUSTER]!;
+    try {
+      const sentAt = new Date(clock.now()).toISOString();
+      stream.request({ type_url: CLUSTER, node: NODE });
+      const first = await stream.next();
+      expect(cds()).toMatchObject({ configStatus: 'STALE', lastSentAt: sentAt, awaitingReplySince: sentAt });
+      clock.advance(90_000);
+      xds.cache.publish(snapshotOf('edge', { ...V1, timeouts: { a: 1_500 } })); // no request outstanding: nothing goes
+      await stream.expectNothing(100);
+      expect(cds().awaitingReplySince).toBe(sentAt);
+      stream.ack(first);
+      const second = await stream.next(); // the change, now that the client asks again
+      const secondAt = new Date(clock.now()).toISOString();
+      expect(cds()).toMatchObject({ lastSentVersion: second.version_info, awaitingReplySince: secondAt });
+      clock.advance(1_000);
+      stream.nack(second, first.version_info, 'cluster a: rejected');
+      await eventually(() => expect(cds().configStatus).toBe('ERROR'));
+      expect(cds().awaitingReplySince).toBeUndefined();
+      expect(stream.violations).toEqual([]);
+    } finally {
+      stream.close();
+      await xds.server.close(200);
+    }
+  });
+
   it('never re-sends a NACKed response, however long it waits; records it; sends the next change as usual', async () => {
     // The streams' timers (NACK retries among them) on a fake clock: "never" is checked a day
     // later, not after a few hundred milliseconds that a slow resend would outlast.

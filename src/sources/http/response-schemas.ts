@@ -158,6 +158,7 @@ const TypeStatus = Type.Object({
   lastSentNonce: Type.Optional(Type.String()),
   lastSentAt: Type.Optional(IsoTime('when the last response was sent')),
   lastAckedVersion: Type.Optional(Type.String()),
+  awaitingReplySince: Type.Optional(IsoTime('when the oldest response the client has not answered (ACK or NACK) was sent; absent once it answered the last')),
   lastNack: Type.Optional(Type.Object({ version: Type.String(), message: Type.String(), at: IsoTime('when it was NACKed') })),
   nackRetries: Type.Integer({ minimum: 0, description: 'resends of a version NACKed for a cause on the client\'s host, since it last accepted one' }),
   nextRetryAt: Type.Optional(IsoTime('when the next resend is due')),
