@@ -8,7 +8,9 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { describeFetchError } from '../agent/node-query.js';
 import { EventReply } from '../sources/http/response-schemas.js';
 import { describeErrors } from '../sources/http/validation-errors.js';
+import type { Agent } from 'undici';
 import { VERSION } from '../version.js';
+import { tlsDispatcher, type ClientTls } from './client-tls.js';
 import { apiErrorMessage } from '../util/api-error-message.js';
 
 /** An event as GET /v1/events and its stream send it. */
@@ -43,11 +45,19 @@ export interface Answer {
 export type StreamEnd = { readonly kind: 'ended' } | { readonly kind: 'no-stream'; readonly status: number };
 
 export class ApiClient {
+  /** Undici's options for fetch: the TLS files' Agent, when some were given. */
+  private readonly dispatch: { dispatcher?: Agent };
+  private readonly withClientCert: boolean;
+
   constructor(
     readonly server: URL,
     private readonly token: string | undefined,
     private readonly timeoutMs: number,
-  ) {}
+    tls?: ClientTls,
+  ) {
+    this.dispatch = tls ? { dispatcher: tlsDispatcher(tls) } : {};
+    this.withClientCert = tls?.cert !== undefined;
+  }
 
   /** GET a JSON answer, checked against the route's response schema; anything but 2xx is an ApiError. */
   async get<S extends TSchema>(path: string, schema: S): Promise<Static<S>> {
@@ -79,7 +89,7 @@ export class ApiClient {
     const path = `v1/events/stream?since=${since}`;
     let response: Response;
     try {
-      response = await fetch(this.url(path), { headers: { ...this.headers(), accept: 'text/event-stream' }, signal });
+      response = await fetch(this.url(path), { headers: { ...this.headers(), accept: 'text/event-stream' }, signal, ...this.dispatch } as RequestInit);
     } catch (error) {
       if (signal.aborted) return { kind: 'ended' };
       throw this.connectionError('GET', path, error);
@@ -137,7 +147,8 @@ export class ApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
-      });
+        ...this.dispatch,
+      } as RequestInit);
       return { response, text: await response.text() };
     } catch (error) {
       throw this.connectionError(method, path, error);
@@ -156,8 +167,12 @@ export class ApiClient {
 
   private connectionError(method: string, path: string, error: unknown): ApiError {
     const why = describeFetchError(error, this.timeoutMs);
+    // A server that requires client certificates closes a connection that brings none, saying nothing.
+    if (this.server.protocol === 'https:' && !this.withClientCert && why === 'UND_ERR_SOCKET') {
+      return new ApiError(`${method} ${this.url(path).href}: the server closed the TLS connection (${why}); if it asks for client certificates (http.tls.requireClientCert), give one with --cert and --key (or SHARDVOY_CERT and SHARDVOY_KEY)`);
+    }
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
-      return new ApiError(`${method} ${this.url(path).href}: the server's TLS certificate is not trusted (${why}); for a private CA, give its file in NODE_EXTRA_CA_CERTS`);
+      return new ApiError(`${method} ${this.url(path).href}: the server's TLS certificate is not trusted (${why}); for a private CA, give its file with --cacert (or SHARDVOY_CACERT)`);
     }
     return new ApiError(`${method} ${this.url(path).href}: cannot reach the server (${why}); is shardvoy listening there? (--server or SHARDVOY_SERVER, default http://127.0.0.1:8082)`);
   }

@@ -36,6 +36,10 @@ Usage:
   --server URL         the HTTP API (env SHARDVOY_SERVER; default http://127.0.0.1:8082)
   --token TOKEN        bearer token: auth.readToken, or auth.adminToken for drain, undrain and
                        forget (env SHARDVOY_TOKEN); sent, never printed
+  --cacert FILE        the CA that signed the server's certificate, for https:// (env SHARDVOY_CACERT)
+  --cert FILE, --key FILE
+                       a client certificate and its key, for http.tls.requireClientCert
+                       (env SHARDVOY_CERT, SHARDVOY_KEY)
   --timeout SECONDS    per request (default 5)
 
 check fails on: not ready (/readyz), a shard without a routable master, self-preservation
@@ -48,7 +52,7 @@ type Io = WatchIo;
 
 /** What the command prints and its exit code; under -w, runs until `io.signal` aborts. */
 export async function runOperator(options: OperatorOptions, io: Io): Promise<number> {
-  const api = new ApiClient(options.server, options.token, options.timeoutMs);
+  const api = new ApiClient(options.server, options.token, options.timeoutMs, options.tls);
   const { output: format, watch } = options;
   switch (options.command) {
     case 'status': {

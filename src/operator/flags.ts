@@ -1,5 +1,5 @@
 /**
- * The operator commands' flags (contract 15): `-o`, `-w`, `--server`, `--token` and each
+ * The operator commands' flags (contract 15): `-o`, `-w`, `--server`, `--token`, the TLS files and each
  * command's own, -> OperatorOptions, or a UsageError whose message starts with the offending
  * flag (exit 2, one line). The token is never put in a message.
  */
@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 import { UsageError } from '../usage-error.js';
 import { EventsQuery, MaintenanceBody } from '../sources/http/operator-schemas.js';
 import { describeErrors } from '../sources/http/validation-errors.js';
+import { readClientTls, type ClientTls } from './client-tls.js';
 import type { OperatorCommand } from './names.js';
 
 export { OPERATOR_COMMANDS, isOperatorCommand, type OperatorCommand } from './names.js';
@@ -23,6 +24,8 @@ export interface OperatorOptions {
   /** The API's base URL, ending in a slash (a path prefix kept). */
   readonly server: URL;
   readonly token: string | undefined;
+  /** --cacert, --cert, --key (or their SHARDVOY_ variables), read: for an API on TLS. */
+  readonly tls: ClientTls | undefined;
   readonly output: OutputFormat;
   readonly watch: boolean;
   /** drain, undrain, forget: the node. */
@@ -41,6 +44,9 @@ const OPTIONS = {
   watch: { type: 'boolean', short: 'w' },
   server: { type: 'string' },
   token: { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   reason: { type: 'string' },
   since: { type: 'string' },
   timeout: { type: 'string' },
@@ -48,7 +54,7 @@ const OPTIONS = {
 } as const;
 type Flag = keyof typeof OPTIONS;
 
-const COMMON: readonly Flag[] = ['output', 'server', 'token', 'timeout', 'help'];
+const COMMON: readonly Flag[] = ['output', 'server', 'token', 'cacert', 'cert', 'key', 'timeout', 'help'];
 const OWN: Readonly<Record<OperatorCommand, readonly Flag[]>> = {
   status: ['watch'],
   nodes: ['watch'],
@@ -103,6 +109,7 @@ export function parseOperatorArgs(command: OperatorCommand, argv: readonly strin
       command,
       server: parseServer(values.server ?? (env.SHARDVOY_SERVER || DEFAULT_SERVER), values.server !== undefined ? '--server' : 'SHARDVOY_SERVER'),
       token: parseToken(values.token, env.SHARDVOY_TOKEN),
+      tls: readClientTls({ cacert: file(values.cacert, '--cacert', env.SHARDVOY_CACERT, 'SHARDVOY_CACERT'), cert: file(values.cert, '--cert', env.SHARDVOY_CERT, 'SHARDVOY_CERT'), key: file(values.key, '--key', env.SHARDVOY_KEY, 'SHARDVOY_KEY') }),
       output: output as OutputFormat,
       watch: values.watch === true,
       id,
@@ -111,6 +118,15 @@ export function parseOperatorArgs(command: OperatorCommand, argv: readonly strin
       timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS * 1000 : parseTimeout(values.timeout),
     },
   };
+}
+
+/** A file named by its flag, else by its environment variable (empty: not given). */
+function file(flagValue: string | undefined, flag: string, envValue: string | undefined, envName: string) {
+  if (flagValue !== undefined) {
+    if (flagValue === '') throw new UsageError(`${flag}: needs a file`);
+    return { path: flagValue, from: flag };
+  }
+  return envValue ? { path: envValue, from: envName } : undefined;
 }
 
 function parseFlags(argv: readonly string[]) {

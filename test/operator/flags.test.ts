@@ -1,4 +1,7 @@
 /** The operator commands' flags: each mistake is one line naming the flag; the token is never echoed. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseOperatorArgs, type OperatorCommand } from '../../src/operator/flags.js';
 
@@ -62,5 +65,25 @@ describe('operator flags', () => {
         expect((error as Error).message).not.toContain('s3cret');
       }
     }
+  });
+
+  it('reads the TLS files once, a flag winning over its variable; a missing half, an unreadable file or one without PEM names its flag', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'shardvoy-tls-flags-'));
+    const ca = path.join(dir, 'ca.crt');
+    const cert = path.join(dir, 'client.crt');
+    const key = path.join(dir, 'client.key');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n');
+    writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nME\n-----END CERTIFICATE-----\n');
+    writeFileSync(key, '-----BEGIN EC PRIVATE KEY-----\nK\n-----END EC PRIVATE KEY-----\n');
+    expect(options('status', []).tls).toBeUndefined();
+    expect(options('status', ['--cacert', ca]).tls).toEqual({ ca: readFileSync(ca, 'utf8') });
+    expect(options('status', ['--cert', cert, '--key', key]).tls).toEqual({ cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') });
+    expect(options('status', ['--cacert', ca], { SHARDVOY_CACERT: '/nowhere' }).tls?.ca).toContain('CA');
+    expect(() => parse('status', [], { SHARDVOY_CACERT: '/nowhere/ca.crt' })).toThrow('SHARDVOY_CACERT: cannot read /nowhere/ca.crt (ENOENT)');
+    expect(() => parse('status', ['--cert', cert])).toThrow("--cert: needs the certificate's private key too (--key or SHARDVOY_KEY)");
+    expect(() => parse('status', ['--key', key])).toThrow('--key: needs the client certificate too (--cert or SHARDVOY_CERT)');
+    expect(() => parse('status', ['--cacert', key])).toThrow(`--cacert: ${key} holds no PEM certificate`);
+    expect(() => parse('status', ['--cert', cert, '--key', ca])).toThrow(`--key: ${ca} holds no PEM private key`);
+    expect(() => parse('status', ['--cacert', ''])).toThrow('--cacert: needs a file');
   });
 });

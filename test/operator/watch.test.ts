@@ -218,7 +218,7 @@ describe('check', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const api = new ApiClient(new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`), undefined, 2000);
     await expect(api.get('v1/nodes', NodesReply)).rejects.toThrow(
-      /^GET https:\/\/127\.0\.0\.1:\d+\/v1\/nodes: the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); for a private CA, give its file in NODE_EXTRA_CA_CERTS$/,
+      /^GET https:\/\/127\.0\.0\.1:\d+\/v1\/nodes: the server's TLS certificate is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); for a private CA, give its file with --cacert \(or SHARDVOY_CACERT\)$/,
     );
   });
 
