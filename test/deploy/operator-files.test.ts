@@ -236,6 +236,7 @@ describe('the Grafana dashboard', () => {
       'shardvoy_xds_responses_sent_total',
       'shardvoy_xds_nacks_received_total',
       'shardvoy_config_change_to_ack_seconds_bucket',
+      'shardvoy_xds_reply_wait_seconds',
       'shardvoy_snapshot_build_seconds_bucket',
       'nodejs_eventloop_lag_p99_seconds',
       'process_resident_memory_bytes',
