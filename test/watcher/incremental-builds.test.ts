@@ -125,3 +125,66 @@ describe('an incremental build after a master is fenced', () => {
     }
   });
 });
+
+describe('groups alike but for their name, with per-node ports', () => {
+  it('are built apart: each is published with its own ports, which differ once a reload adds one', () => {
+    const group = (name: string) => ({ name, database: 'kafka', advertisedHost: 'k.example.com', bootstrapListener: '0.0.0.0:9091', nodeListeners: { ports: '6001-6004' }, shards: [] });
+    const registryConfig = { leaseSeconds: 10, expiredRetentionSeconds: 20, selfPreservation: { enabled: false } };
+    const before = parseConfig({ registry: registryConfig, groups: [group('k1')] }, 'test');
+    const after = parseConfig({ registry: registryConfig, groups: [group('k1'), group('k2')] }, 'test');
+    const clock = new FakeClock();
+    const registry = new MemoryRegistry({ ...before.registry, portPools: portPools(before), clock });
+    const cache = new SnapshotCache();
+    const watcher = new Watcher({ config: before, registry, cache, clock, logger: pino({ level: 'silent' }) });
+    const beat = (id: string, addr: number) => registry.record(heartbeat({ id, address: `10.0.0.${addr}:9000`, database: 'kafka', shard: 's0' }));
+    watcher.start();
+    try {
+      beat('a', 1);
+      beat('b', 2);
+      registry.forget('a'); // k1 keeps 6001 for a
+      beat('c', 3); // k1: b 6002, c 6003
+      watcher.rebuild();
+      registry.reconfigure({ ...after.registry, portPools: portPools(after) });
+      watcher.reconfigure(after);
+      beat('b', 2);
+      beat('c', 3); // k2 starts empty: b 6001, c 6002
+      watcher.rebuild();
+      const portsOf = (g: string) => ['b', 'c'].map((id) => registry.ports.portOf(g, id)?.port);
+      expect([portsOf('k1'), portsOf('k2')]).toEqual([
+        [6002, 6003],
+        [6001, 6002],
+      ]);
+      const published = Object.fromEntries(after.groups.map((g) => [g.name, cache.get(g.name)?.version]));
+      expect(published).toEqual(fromScratch(after, registry, clock.now()));
+      expect(published.k1).not.toBe(published.k2);
+    } finally {
+      watcher.stop();
+    }
+  });
+});
+
+describe('the encoding memo', () => {
+  it('is cleared by a full build once superseded contents pile up, and the published snapshot stays the same', () => {
+    const config = configs['masters listeners named after their masters'];
+    const clock = new FakeClock();
+    const registry = new MemoryRegistry({ ...config.registry, portPools: portPools(config), clock });
+    const cache = new SnapshotCache();
+    const watcher = new Watcher({ config, registry, cache, clock, logger: pino({ level: 'silent' }) });
+    const full: number[] = [];
+    watcher.observe((event) => {
+      if (event.full) full.push(1);
+    });
+    watcher.start();
+    try {
+      // Every build gives the replica a new address: a new load assignment each time, the old one superseded.
+      for (let i = 0; i < 3_000 && full.length < 2; i++) {
+        registry.record(heartbeat({ id: 'r', address: `10.${Math.floor(i / 250)}.${i % 250}.1:9000`, shard: 's0' }));
+        watcher.rebuild();
+      }
+      expect(full).toHaveLength(2); // the first build, and one that cleared the memo
+      expect(cache.get('a1')!.version).toBe(fromScratch(config, registry, clock.now()).a1);
+    } finally {
+      watcher.stop();
+    }
+  });
+});
