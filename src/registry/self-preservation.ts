@@ -41,6 +41,10 @@ export class ExpiryGuard {
     return this.active;
   }
 
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
   /** Decides, at `nowMs`, which expired nodes are kept routable. */
   evaluate(nodes: readonly NodeRecord[], nowMs: number): ReadonlySet<string> {
     if (!this.settings.enabled) return NONE;

@@ -221,6 +221,46 @@ describe('registry.store: etcd', () => {
     }
   }, 40_000);
 
+  it('counts a mass silence of 3,000 nodes together although etcd ends their leases over seconds: none expires, all are preserved', async () => {
+    // etcd revokes at most 1,000 leases a second: 3,000 leases that end together vanish over 3 s
+    // or more, longer than the moment the judge waits after a lease ends (2 s). At
+    // maxExpiredFraction 0.9 the first to vanish were expired before 90% had (227 of them, before
+    // the judge swept the leases). A lease of 15 s leaves room for registering and renewing them.
+    const { all } = await instances(1, { leaseSeconds: 15, selfPreservation: { enabled: true, maxExpiredFraction: 0.9, minNodes: 3 } });
+    const [one] = all;
+    const N = 3_000;
+    const bodies = Array.from({ length: N }, (_, i) => node(`q${i}`, { address: `10.${(i >> 8) & 255}.${i & 255}.1:9001` }));
+    const burst = async () => {
+      for (let i = 0; i < N; i += 200) {
+        const answers = await Promise.all(bodies.slice(i, i + 200).map((body) => post(one!, body)));
+        expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+      }
+    };
+    const registering = Date.now();
+    await burst(); // registered
+    const renewing = Date.now();
+    await burst(); // renewed at once: the leases now end together
+    const silentFrom = Date.now();
+    const bursts = { registerMs: renewing - registering, renewMs: silentFrom - renewing };
+    const health = async () => {
+      const counts: Record<string, number> = {};
+      for (const e of await endpointsOf(one!, 's1-replicas')) {
+        const key = e.routed ? e.health : `${e.health}, not routed`;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      return counts;
+    };
+    const engaged = async () => /^shardvoy_self_preservation_engaged 1$/m.test(await (await fetch(`${one!.baseUrl}/metrics`)).text());
+    await eventually(async () => expect(await engaged()).toBe(true), 30_000, 100);
+    const engagedAfterMs = Date.now() - silentFrom;
+    // Every lease has been revoked by now, well past the judge's wait.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const seen = await health();
+    printFigure('etcd-mass-silence', { nodes: N, ...bursts, engagedAfterMs, health: seen });
+    expect(seen.expired ?? 0).toBe(0);
+    expect(seen.healthy).toBe(N);
+  }, 120_000);
+
   it('is fail-static when etcd is out of reach: last snapshot kept, 503 with Retry-After, /readyz says why, nothing expires for the outage', async () => {
     const proxy = await startTcpProxy(etcd.endpoints[0]!);
     proxies.push(proxy);

@@ -18,6 +18,7 @@ import type { Clock } from '../clock.js';
 import type { NodeRecord } from '../node.js';
 import type { ExpiryGuard } from '../self-preservation.js';
 import type { EtcdRegistry } from './etcd-registry.js';
+import { LeaseSweep } from './lease-sweep.js';
 
 export interface JudgeOptions {
   readonly client: Etcd3;
@@ -49,8 +50,14 @@ export class EtcdJudge {
   private stopped = false;
   private preservedIds: ReadonlySet<string> = NONE;
   private unsubscribe: (() => void) | undefined;
+  private readonly sweep: LeaseSweep;
 
-  constructor(private readonly options: JudgeOptions) {}
+  constructor(private readonly options: JudgeOptions) {
+    this.sweep = new LeaseSweep(async (lease) => {
+      const answer = await options.client.leaseClient.leaseTimeToLive({ ID: lease }, { deadline: new Date(Date.now() + 2_000) });
+      return { ttl: Number(answer.TTL), granted: Number(answer.grantedTTL) };
+    }, options.logger);
+  }
 
   start(): void {
     this.unsubscribe = this.options.registry.observe({
@@ -133,10 +140,14 @@ export class EtcdJudge {
     const leaseMs = registry.leaseMs;
     const { docs, alive, aliveEndedAt, expiredSeenAt } = registry.judgeView();
     const since = this.since;
-    // Silent nodes as heard a lease before their lease ended, but never before judging began.
-    const lastHeard = (id: string) => (alive.has(id) ? now : Math.max((aliveEndedAt.get(id) ?? since) - leaseMs, since));
     // Nodes whose lease ended and that are not expired yet: usually none, and then no one is judged.
     const silent = [...aliveEndedAt.keys()].filter((id) => !alive.has(id) && docs.get(id)?.doc.expired === false);
+    const together = Math.min(leaseMs / 2, TOGETHER_MS);
+    // Many at once: the others silent with them, whose alive keys etcd has not deleted yet (lease-sweep.ts).
+    if (guard.enabled) await this.sweep.run(silent.length, docs, alive, leaseMs, now, together);
+    // Silent nodes as heard a lease before their lease ended (or as a sweep found them), never before judging began.
+    const lastHeard = (id: string) =>
+      alive.has(id) ? Math.max(this.sweep.silentSince(id) ?? now, since) : Math.max((aliveEndedAt.get(id) ?? since) - leaseMs, since);
     let preserved: ReadonlySet<string> = NONE;
     if (silent.length > 0 || guard.isActive) {
       const records: NodeRecord[] = [...docs].map(([id, { doc }]) => ({ ...doc.node, lastHeartbeatMs: lastHeard(id) }));
@@ -152,7 +163,6 @@ export class EtcdJudge {
     // Leases that ran out together end in etcd over a spread (it checks every 500 ms and revokes
     // at most 1,000 a second): a node is expired only a moment after its lease ended, so that the
     // others silent with it are counted with it by self-preservation.
-    const together = Math.min(leaseMs / 2, TOGETHER_MS);
     const verdicts: Array<Promise<boolean>> = [];
     for (const id of silent) {
       const stored = docs.get(id)!;
