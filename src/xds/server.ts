@@ -79,8 +79,9 @@ export class XdsServer {
   private readonly logLimiter = new RepeatLimiter();
   private readonly refusalGuard = new RefusalGuard(
     () => this.options.settings.maxRefusedStreamsPerConnection,
+    () => this.options.clock.now(),
     (peer, refusals) =>
-      this.logLimiter.log(this.options.logger, 'warn', 'refusals-closed', { peer, refusals }, 'xds connection closed: more of its calls were refused than xds.maxRefusedStreamsPerConnection'),
+      this.logLimiter.log(this.options.logger, 'warn', 'refusals-closed', { peer, refusals }, 'xds connection closed: more of its calls were refused at once than xds.maxRefusedStreamsPerConnection'),
   );
 
   constructor(private readonly options: XdsServerOptions) {
