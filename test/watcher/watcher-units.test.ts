@@ -108,6 +108,25 @@ describe('Watcher: what observers hear', () => {
   });
 });
 
+describe('Watcher: its log', () => {
+  it('logs each publish, and each refused snapshot with its group and problems', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const captured = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    let refuse = false;
+    const config = configOf(['edge']);
+    const registry = new MemoryRegistry({ ...config.registry, clock });
+    const cache = new SnapshotCache();
+    const watcher = new Watcher({ config, registry, cache, clock, logger: captured, checkResource: (r) => (refuse && r.name === 'shard0-masters' && r.typeUrl.endsWith('ClusterLoadAssignment') ? ['refused by test'] : []) });
+    stops.push(() => watcher.stop());
+    watcher.start();
+    expect(lines.map((l) => [l.level, l.msg, l.group, l.version])).toEqual([[30, 'snapshot published', 'edge', cache.get('edge')!.version]]);
+    refuse = true;
+    registry.record(heartbeat({ id: 'm', role: 'master' }));
+    watcher.rebuild();
+    expect(lines.slice(1).map((l) => [l.level, l.msg, l.group, l.problems])).toEqual([[50, 'snapshot rejected; keeping the last good one', 'edge', [expect.stringContaining('refused by test')]]]);
+  });
+});
+
 describe('Watcher: the routing view', () => {
   it('is built on first asking, even before start, and its version follows the snapshots', () => {
     const { registry, cache, watcher } = setup({ groups: ['a', 'b'] });
