@@ -8,7 +8,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { describeFetchError } from '../agent/node-query.js';
 import { EventReply } from '../sources/http/response-schemas.js';
 import { describeErrors } from '../sources/http/validation-errors.js';
-import type { Agent } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import { VERSION } from '../version.js';
 import { tlsDispatcher, type ClientTls } from './client-tls.js';
 import { apiErrorMessage } from '../util/api-error-message.js';
@@ -45,8 +45,11 @@ export interface Answer {
 export type StreamEnd = { readonly kind: 'ended' } | { readonly kind: 'no-stream'; readonly status: number };
 
 export class ApiClient {
-  /** Undici's options for fetch: the TLS files' Agent, when some were given. */
-  private readonly dispatch: { dispatcher?: Agent };
+  /**
+   * Node's fetch, or, with TLS files, undici's own fetch with an Agent holding them: an Agent of
+   * the undici package is only sure to work with the fetch of the same package.
+   */
+  private readonly fetch: typeof globalThis.fetch;
   private readonly withClientCert: boolean;
 
   constructor(
@@ -55,7 +58,12 @@ export class ApiClient {
     private readonly timeoutMs: number,
     tls?: ClientTls,
   ) {
-    this.dispatch = tls ? { dispatcher: tlsDispatcher(tls) } : {};
+    if (tls) {
+      const dispatcher = tlsDispatcher(tls);
+      this.fetch = ((input: URL, init: RequestInit) => undiciFetch(input, { ...init, dispatcher } as never)) as unknown as typeof globalThis.fetch;
+    } else {
+      this.fetch = globalThis.fetch;
+    }
     this.withClientCert = tls?.cert !== undefined;
   }
 
@@ -89,7 +97,7 @@ export class ApiClient {
     const path = `v1/events/stream?since=${since}`;
     let response: Response;
     try {
-      response = await fetch(this.url(path), { headers: { ...this.headers(), accept: 'text/event-stream' }, signal, ...this.dispatch } as RequestInit);
+      response = await this.fetch(this.url(path), { headers: { ...this.headers(), accept: 'text/event-stream' }, signal });
     } catch (error) {
       if (signal.aborted) return { kind: 'ended' };
       throw this.connectionError('GET', path, error);
@@ -141,14 +149,13 @@ export class ApiClient {
     const headers: Record<string, string> = this.headers();
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      const response = await fetch(this.url(path), {
+      const response = await this.fetch(this.url(path), {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
-        ...this.dispatch,
-      } as RequestInit);
+      });
       return { response, text: await response.text() };
     } catch (error) {
       throw this.connectionError(method, path, error);

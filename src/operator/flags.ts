@@ -103,13 +103,18 @@ export function parseOperatorArgs(command: OperatorCommand, argv: readonly strin
   const since = values.since;
   if (since !== undefined && !validEventsQuery({ since })) throw new UsageError(`--since: "${since}" is not an event id (a whole number)`);
 
+  const server = parseServer(values.server ?? (env.SHARDVOY_SERVER || DEFAULT_SERVER), values.server !== undefined ? '--server' : 'SHARDVOY_SERVER');
+  const files = { cacert: file(values.cacert, '--cacert', env.SHARDVOY_CACERT, 'SHARDVOY_CACERT'), cert: file(values.cert, '--cert', env.SHARDVOY_CERT, 'SHARDVOY_CERT'), key: file(values.key, '--key', env.SHARDVOY_KEY, 'SHARDVOY_KEY') };
+  const given = files.cacert ?? files.cert ?? files.key;
+  if (given && server.protocol !== 'https:') throw new UsageError(`${given.from}: the server is ${server.protocol}//; TLS files are for an https:// server`);
+
   return {
     help: false,
     options: {
       command,
-      server: parseServer(values.server ?? (env.SHARDVOY_SERVER || DEFAULT_SERVER), values.server !== undefined ? '--server' : 'SHARDVOY_SERVER'),
+      server,
       token: parseToken(values.token, env.SHARDVOY_TOKEN),
-      tls: readClientTls({ cacert: file(values.cacert, '--cacert', env.SHARDVOY_CACERT, 'SHARDVOY_CACERT'), cert: file(values.cert, '--cert', env.SHARDVOY_CERT, 'SHARDVOY_CERT'), key: file(values.key, '--key', env.SHARDVOY_KEY, 'SHARDVOY_KEY') }),
+      tls: readClientTls(files),
       output: output as OutputFormat,
       watch: values.watch === true,
       id,

@@ -40,7 +40,7 @@ describe('operator commands over mTLS', () => {
   it('says which flag is missing: the client certificate, or the CA', async () => {
     const noCert = await run(['nodes', '--cacert', pki.caCert]);
     expect(noCert.code).toBe(2);
-    expect(noCert.stderr).toMatch(/^shardvoy nodes: GET https:\/\/localhost:\d+\/v1\/nodes: the server closed the TLS connection \(.+\); if it asks for client certificates \(http.tls.requireClientCert\), give one with --cert and --key/);
+    expect(noCert.stderr).toMatch(/^shardvoy nodes: GET https:\/\/localhost:\d+\/\S+: the server closed the TLS connection \(.+\); if it asks for client certificates \(http.tls.requireClientCert\), give one with --cert and --key/);
     const noCa = await run(['nodes', '--cert', pki.clientCert, '--key', pki.clientKey]);
     expect(noCa.code).toBe(2);
     expect(noCa.stderr).toMatch(/the server's TLS certificate is not trusted \(.+\); for a private CA, give its file with --cacert/);
