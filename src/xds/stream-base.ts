@@ -181,7 +181,9 @@ export abstract class XdsStream<Request extends RequestBase, Response, State ext
         lastSentNonce: state.nonce,
         lastSentAt: isoTime(state.sentAtMs),
         lastAckedVersion: state.ackedVersion,
-        awaitingReplySince: state.awaitingReply ? isoTime(state.awaitingSinceMs) : undefined,
+        // Envoy does not answer a response to a type it no longer asks for anything of (an EDS
+        // request naming no cluster once its last cluster went): nothing is awaited there.
+        awaitingReplySince: state.awaitingReply && (state.subscription.wildcard || state.subscription.names.size > 0) ? isoTime(state.awaitingSinceMs) : undefined,
         lastNack: state.nack && { version: state.nack.version, message: state.nack.message, at: new Date(state.nack.atMs).toISOString() },
         nackRetries: this.retries.get(typeUrl)?.sent ?? 0,
         nextRetryAt: isoTime(this.retries.get(typeUrl)?.nextAtMs),

@@ -140,6 +140,16 @@ describe('SotW ADS conformance', () => {
     }
   });
 
+  it('awaits no reply to a response for a type the client asks nothing of any more (Envoy does not answer it)', async () => {
+    const { stream, eds } = await synced();
+    stream.ack(eds, []); // the last cluster went: EDS now names none
+    const empty = await stream.next();
+    expect([empty.type_url, empty.names]).toEqual([ENDPOINT, []]);
+    const status = fixture.xds.server.clients()[0]!.types[ENDPOINT]!;
+    expect(status.lastSentVersion).toBe(empty.version_info);
+    expect(status.awaitingReplySince).toBeUndefined();
+  });
+
   it('never re-sends a NACKed response, however long it waits; records it; sends the next change as usual', async () => {
     // The streams' timers (NACK retries among them) on a fake clock: "never" is checked a day
     // later, not after a few hundred milliseconds that a slow resend would outlast.
