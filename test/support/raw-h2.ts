@@ -114,9 +114,10 @@ export class RawH2Stream {
     return sent;
   }
 
-  onData(chunk: Buffer, endStream: boolean): void {
-    if (this.reading) this.session.grant(this.id, chunk.length);
-    else this.owed += chunk.length;
+  /** `flowLength`: the frame's whole payload, padding included, as flow control counts it. */
+  onData(chunk: Buffer, flowLength: number, endStream: boolean): void {
+    if (this.reading) this.session.grant(this.id, flowLength);
+    else this.owed += flowLength;
     if (chunk.length > 0) this.events.data(chunk);
     if (endStream) this.end(undefined);
   }
@@ -151,6 +152,8 @@ export class RawH2Session {
   private maxFrame = 16_384;
   peerInitialWindow = DEFAULT_WINDOW;
   closed = false;
+  /** The server sent GOAWAY: it takes no new stream on this connection. */
+  private goneAway = false;
 
   constructor(private readonly address: string, localAddress?: string) {
     const at = address.lastIndexOf(':');
@@ -170,7 +173,7 @@ export class RawH2Session {
     const fields = Object.entries({ ':method': 'POST', ':scheme': 'http', ':authority': this.address, ':path': path, ...headers }).map(([name, value]) => ({ name, value }));
     this.encoder.write(fields);
     const block: Buffer = this.encoder.read();
-    if (this.closed) {
+    if (this.closed || this.goneAway) {
       queueMicrotask(() => stream.end(undefined, true));
       return stream;
     }
@@ -233,7 +236,7 @@ export class RawH2Session {
         // The connection window is always given back: holding back is per stream.
         this.grant(0, payload.length);
         const stream = this.streams.get(streamId);
-        if (stream) stream.onData(body, (flags & END_STREAM) !== 0);
+        if (stream) stream.onData(body, payload.length, (flags & END_STREAM) !== 0);
         return;
       }
       case Frame.Headers: {
@@ -261,6 +264,7 @@ export class RawH2Session {
         return;
       case Frame.GoAway: {
         const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
+        this.goneAway = true;
         // The streams after the last one the server handled are over: it never saw them.
         for (const stream of [...this.streams.values()]) if (stream.id > lastStreamId) stream.end(undefined, true);
         return;
