@@ -4,6 +4,7 @@
  * rebuild, the publish gate, a reload, stop, and the rebuild a lease running out triggers.
  */
 import { pino } from 'pino';
+import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Clock } from '../../src/registry/clock.js';
@@ -18,8 +19,11 @@ const shards = [
   { name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters'] },
   { name: 'shard1', listen: '0.0.0.0:10010', clusters: ['shard1-masters'] },
 ];
-const configOf = (groups: string[], xds = { debounceMs: 20, maxDelayMs: 100 }) =>
-  parseConfig({ registry: { leaseSeconds: LEASE_MS / 1000, expiredRetentionSeconds: 60, selfPreservation: { enabled: false } }, xds, groups: groups.map((name) => ({ name, shards })) }, 'test');
+const configOf = (groups: string[], xds = { debounceMs: 20, maxDelayMs: 100 }, more: object[] = []) =>
+  parseConfig(
+    { registry: { leaseSeconds: LEASE_MS / 1000, expiredRetentionSeconds: 60, selfPreservation: { enabled: false } }, xds, groups: [...groups.map((name) => ({ name, shards })), ...more] },
+    'test',
+  );
 
 /** Date.now, which vi.useFakeTimers moves with the timers. */
 const clock: Clock = { now: () => Date.now() };
@@ -84,6 +88,27 @@ describe('Watcher: what observers hear', () => {
     expect(events[2]!.shards.size).toBe(0);
   });
 
+  it('tells how long building and publishing took, in seconds', () => {
+    let nowMs = 1_000;
+    const timing = vi.spyOn(performance, 'now').mockImplementation(() => nowMs);
+    try {
+      const config = configOf(['edge']);
+      const registry = new MemoryRegistry({ ...config.registry, clock });
+      // Each resource checked takes 50 ms of the (mocked) monotonic clock.
+      const watcher = new Watcher({ config, registry, cache: new SnapshotCache(), clock, logger, checkResource: () => ((nowMs += 50), []) });
+      stops.push(() => watcher.stop());
+      const seconds: number[] = [];
+      watcher.observe((event) => seconds.push(event.buildSeconds));
+      registry.record(heartbeat({ id: 'm', role: 'master' }));
+      watcher.start();
+      const encoded = (nowMs - 1_000) / 50;
+      expect(encoded).toBeGreaterThan(0);
+      expect(seconds).toEqual([(encoded * 50) / 1000]);
+    } finally {
+      timing.mockRestore();
+    }
+  });
+
   it('stops telling a listener once it unsubscribes', () => {
     const { watcher, events, unobserve } = setup();
     watcher.start();
@@ -143,6 +168,27 @@ describe('Watcher: the routing view', () => {
     expect(changed.version).not.toBe(first.version);
     expect(changed.nodes.map((n) => n.id)).toEqual(['m']);
     expect(changed.health.get('m')).toBe('healthy');
+  });
+});
+
+describe('Watcher: a group whose first snapshot is refused', () => {
+  it('has none: the others are served, the routing view is built, and it is published once it passes', () => {
+    let refuse = true;
+    // Groups a and b see the same thing, so both are refused; a third group on other shards is not.
+    const mixed = configOf(['a', 'b'], undefined, [{ name: 'c', shards: [{ name: 'other', listen: '0.0.0.0:11000', clusters: ['other-masters'] }] }]);
+    const registry = new MemoryRegistry({ ...mixed.registry, clock });
+    const cache = new SnapshotCache();
+    const watcher = new Watcher({ config: mixed, registry, cache, clock, logger, checkResource: (r) => (refuse && r.name === 'shard0-masters' ? ['refused by test'] : []) });
+    stops.push(() => watcher.stop());
+    watcher.start();
+    expect(cache.groups()).toEqual(['c']);
+    const view = watcher.routingView();
+    expect(view.builtAtMs).toBe(Date.now());
+    refuse = false;
+    vi.advanceTimersByTime(1_000);
+    const passed = watcher.rebuild();
+    expect(cache.groups().sort()).toEqual(['a', 'b', 'c']);
+    expect(passed.version).not.toBe(view.version);
   });
 });
 
