@@ -175,8 +175,11 @@ export class ApiClient {
   private connectionError(method: string, path: string, error: unknown): ApiError {
     const why = describeFetchError(error, this.timeoutMs);
     // A server that requires client certificates closes a connection that brings none, saying nothing.
-    if (this.server.protocol === 'https:' && !this.withClientCert && why === 'UND_ERR_SOCKET') {
-      return new ApiError(`${method} ${this.url(path).href}: the server closed the TLS connection (${why}); if it asks for client certificates (http.tls.requireClientCert), give one with --cert and --key (or SHARDVOY_CERT and SHARDVOY_KEY)`);
+    if (this.server.protocol === 'https:' && why === 'UND_ERR_SOCKET') {
+      const hint = this.withClientCert
+        ? 'if it asks for client certificates, is the one given (--cert or SHARDVOY_CERT) signed by the CA it trusts (http.tls.ca)?'
+        : 'if it asks for client certificates (http.tls.requireClientCert), give one with --cert and --key (or SHARDVOY_CERT and SHARDVOY_KEY)';
+      return new ApiError(`${method} ${this.url(path).href}: the server closed the TLS connection (${why}); ${hint}`);
     }
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
       return new ApiError(`${method} ${this.url(path).href}: the server's TLS certificate is not trusted (${why}); for a private CA, give its file with --cacert (or SHARDVOY_CACERT)`);

@@ -46,5 +46,6 @@ describe('operator commands over mTLS', () => {
     expect(noCa.stderr).toMatch(/the server's TLS certificate is not trusted \(.+\); for a private CA, give its file with --cacert/);
     const stranger = await run(['nodes', '--cacert', pki.caCert, '--cert', pki.strangerCert, '--key', pki.strangerKey]);
     expect(stranger.code).toBe(2);
+    expect(stranger.stderr).toMatch(/the server closed the TLS connection \(.+\); if it asks for client certificates, is the one given \(--cert or SHARDVOY_CERT\) signed by the CA it trusts \(http.tls.ca\)\?/);
   }, 30_000);
 });
