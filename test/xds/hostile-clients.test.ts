@@ -275,6 +275,19 @@ describe('finding 1: a connection whose calls keep being refused is closed, so w
   });
 });
 
+describe('finding 1: the refusal guard counts unary refusals too', () => {
+  it('closes the connection of a client whose CSDS fetches are refused more than xds.maxRefusedStreamsPerConnection times at once', async () => {
+    const { address, logLines } = await start({ maxRefusedStreamsPerConnection: 3 }, { readToken: 'r3ad' });
+    const client = new CsdsClient(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+    running.push(client);
+    const fetchOnce = () => new Promise<grpc.ServiceError | null>((resolve) => client.FetchClientStatus!({ node_matchers: [] }, new grpc.Metadata(), (error: grpc.ServiceError | null) => resolve(error)));
+    for (let i = 0; i < 3; i++) expect((await fetchOnce())?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(logLines().filter((l) => l.msg.startsWith('xds connection closed'))).toEqual([]);
+    await fetchOnce();
+    await eventually(() => expect(logLines().filter((l) => l.msg.startsWith('xds connection closed'))).toMatchObject([{ refusals: 4 }]));
+  });
+});
+
 describe('finding 3: a client that does not read gets no queue, and is closed after xds.writeTimeoutSeconds', () => {
   it('holds at most one response per stream for a non-reader that re-subscribes 100 times, then resets it', async () => {
     const { address, server, cache } = await start({ writeTimeoutSeconds: 1.5 });
