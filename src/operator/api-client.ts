@@ -174,8 +174,9 @@ export class ApiClient {
 
   private connectionError(method: string, path: string, error: unknown): ApiError {
     const why = describeFetchError(error, this.timeoutMs);
-    // A server that requires client certificates closes a connection that brings none, saying nothing.
-    if (this.server.protocol === 'https:' && why === 'UND_ERR_SOCKET') {
+    // A server that requires client certificates closes a connection that brings none, saying
+    // nothing: seen as a closed socket, or as a broken pipe or a reset if the request was going out.
+    if (this.server.protocol === 'https:' && ['UND_ERR_SOCKET', 'EPIPE', 'ECONNRESET'].includes(why)) {
       const hint = this.withClientCert
         ? 'if it asks for client certificates, is the one given (--cert or SHARDVOY_CERT) signed by the CA it trusts (http.tls.ca)?'
         : 'if it asks for client certificates (http.tls.requireClientCert), give one with --cert and --key (or SHARDVOY_CERT and SHARDVOY_KEY)';
