@@ -69,7 +69,7 @@ export const ingest: Scenario = {
         ['non-2xx / errors / timeouts', `${ours.non2xx} / ${ours.errors} / ${ours.timeouts}`, `${floor.non2xx} / ${floor.errors} / ${floor.timeouts}`, ''],
       ],
     });
-    section.verdicts.push(atLeast('ingest ≥ 0.7× the parse-only route (requests/s)', ratio, 0.7, '×'));
+    section.verdicts.push(atLeast('ingest ≥ 0.8× the parse-only route (requests/s)', ratio, 0.8, '×')); // issue 16 (issue 7 asked 0.7×)
     if (ours.non2xx + ours.errors + ours.timeouts > 0) section.notes.push('shardvoy answered some heartbeats with an error or not at all: see the non-2xx / errors / timeouts row.');
   },
 };
