@@ -148,17 +148,23 @@ export class ApiClient {
   private async request(method: string, path: string, body?: unknown): Promise<{ response: Response; text: string }> {
     const headers: Record<string, string> = this.headers();
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // A timer that holds the process, unlike AbortSignal.timeout's: a fetch left unsettled (undici
+    // after some refused TLS handshakes) would otherwise end the process with exit code 13.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${this.timeoutMs} ms`, 'TimeoutError')), this.timeoutMs);
     try {
       const response = await this.fetch(this.url(path), {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: controller.signal,
       });
       return { response, text: await response.text() };
     } catch (error) {
       throw this.connectionError(method, path, error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
