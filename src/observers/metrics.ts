@@ -64,6 +64,16 @@ export class Metrics implements XdsObserver {
 
   constructor(private readonly deps: MetricsDeps) {
     const registers = [this.registry];
+    // Two gauges read every stream's status: built once per scrape (prom-client collects every
+    // metric in the same turn), not once per gauge.
+    let statuses: readonly StreamStatus[] | undefined;
+    const xdsClients = () => {
+      if (!statuses) {
+        statuses = deps.xdsClients();
+        setImmediate(() => (statuses = undefined));
+      }
+      return statuses;
+    };
     if (deps.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.heartbeats = new Counter({
       name: 'shardvoy_heartbeats_received_total',
@@ -116,7 +126,7 @@ export class Metrics implements XdsObserver {
       collect() {
         this.reset();
         for (const group of deps.config().groups) for (const protocol of ['sotw', 'delta']) this.set({ protocol, group: group.name }, 0);
-        for (const client of deps.xdsClients()) this.inc({ protocol: client.protocol, group: client.group ?? '' });
+        for (const client of xdsClients()) this.inc({ protocol: client.protocol, group: client.group ?? '' });
       },
     });
     new Gauge({
@@ -128,7 +138,7 @@ export class Metrics implements XdsObserver {
         const now = deps.clock.now();
         const longest = new Map<string, { group: string; type: string; seconds: number }>();
         for (const group of deps.config().groups) for (const typeUrl of PUSH_ORDER) longest.set(`${group.name}|${SHORT_NAMES[typeUrl]}`, { group: group.name, type: SHORT_NAMES[typeUrl], seconds: 0 });
-        for (const client of deps.xdsClients()) {
+        for (const client of xdsClients()) {
           for (const [typeUrl, status] of Object.entries(client.types)) {
             if (client.group === undefined || status.awaitingReplySince === undefined) continue;
             const type = SHORT_NAMES[typeUrl as ResourceTypeUrl];
