@@ -4,7 +4,7 @@
  * stop every one of them when the scenario ends, however it ends.
  */
 import { fileURLToPath } from 'node:url';
-import { GcpPeer, PeerNotRun, type PeerSnapshot } from '../peers/go-control-plane/peer.js';
+import { GcpPeer, type PeerOptions, PeerNotRun, type PeerSnapshot } from '../peers/go-control-plane/peer.js';
 import { ENDPOINT } from '../../src/envoy-api/type-urls.js';
 import { Child, stopAll } from './ipc.js';
 
@@ -76,15 +76,16 @@ export class Spawner {
 
   /**
    * The go-control-plane peer (bench/peers/go-control-plane), built if needed, serving the
-   * snapshot `group` has in `shardvoy` (which must have published it) to the nodes `nodes`. A
-   * missing toolchain or a failed build is not an error: the result says why it did not run.
+   * snapshot `group` has in `shardvoy` (which must have published it), or `options.fixture`, to
+   * the node ids `options.nodes` (default: the group's name). A missing toolchain or a failed
+   * build is not an error: the result says why it did not run.
    */
-  async gcp(shardvoy: Child<unknown>, group: string, nodes: readonly string[] = [group]): Promise<PeerStart> {
-    const fixture = await shardvoy.request<PeerSnapshot | null>('snapshotResources', { group }, 10_000);
+  async gcp(shardvoy: Child<unknown>, group: string, options: Omit<PeerOptions, 'maxLifetimeMs'> & { readonly nodes?: readonly string[]; readonly fixture?: PeerSnapshot } = {}): Promise<PeerStart> {
+    const fixture = options.fixture ?? (await shardvoy.request<PeerSnapshot | null>('snapshotResources', { group }, 10_000));
     if (fixture === null) throw new Error(`shardvoy has no snapshot of group ${group} for the go-control-plane fixture`);
     const edsNames = [...(fixture.names?.[ENDPOINT] ?? [])].sort();
     try {
-      const peer = await GcpPeer.start(fixture, nodes, MAX_LIFETIME_MS);
+      const peer = await GcpPeer.start(fixture, options.nodes ?? [group], { ...options, maxLifetimeMs: MAX_LIFETIME_MS });
       this.peers.push(peer);
       return { peer, edsNames };
     } catch (error) {

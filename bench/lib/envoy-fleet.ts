@@ -2,7 +2,8 @@
  * Many real Envoys of one group on one machine, each in a network namespace of its own so that
  * every one can bind the group's listener ports; the namespaces hang off one bridge, whose
  * address on this host is where shardvoy and the nodes listen. Needs root (`ip netns`) and the
- * Envoy of scripts/peers/envoy.sh. stop() ends every Envoy and removes every namespace and link.
+ * Envoy of scripts/peers/envoy.sh. stopEnvoys() ends every Envoy and keeps the namespaces for the
+ * next start(); stop() also removes every namespace and link.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,10 +46,12 @@ export class EnvoyFleet {
 
   /**
    * Starts `count` Envoys of `group` on the bootstrap shardvoy hands out for it (contract 7.3),
-   * pointing at its xDS address on the bridge; each admin listens on its namespace's address.
+   * pointing at the xDS server `xds` on the bridge (default: shardvoy's own); each admin listens
+   * on its namespace's address. The namespaces of an earlier start are used again.
    */
-  async start(count: number, group: string, shardvoy: { http: string; grpc: string }): Promise<void> {
-    const url = `${shardvoy.http}/v1/groups/${encodeURIComponent(group)}/envoy-bootstrap?xds=${shardvoy.grpc}`;
+  async start(count: number, group: string, shardvoy: { http: string; grpc: string }, xds = shardvoy.grpc): Promise<void> {
+    if (this.envoys.length > 0) throw new Error('the fleet is running: stopEnvoys() first');
+    const url = `${shardvoy.http}/v1/groups/${encodeURIComponent(group)}/envoy-bootstrap?xds=${xds}`;
     const response = await fetch(url);
     if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
     const served = parse(await response.text()) as Record<string, unknown>;
@@ -56,15 +59,7 @@ export class EnvoyFleet {
     for (let index = 0; index < count; index++) {
       const namespace = `svbench-${this.tag}-${index}`;
       const address = `${this.subnet}.${10 + index}`;
-      ip('netns', 'add', namespace);
-      this.namespaces.push(namespace);
-      ip('link', 'add', `${this.bridge}h${index}`, 'type', 'veth', 'peer', 'name', `${this.bridge}n${index}`);
-      ip('link', 'set', `${this.bridge}h${index}`, 'master', this.bridge);
-      ip('link', 'set', `${this.bridge}h${index}`, 'up');
-      ip('link', 'set', `${this.bridge}n${index}`, 'netns', namespace);
-      ip('-n', namespace, 'addr', 'add', `${address}/24`, 'dev', `${this.bridge}n${index}`);
-      ip('-n', namespace, 'link', 'set', `${this.bridge}n${index}`, 'up');
-      ip('-n', namespace, 'link', 'set', 'lo', 'up');
+      if (index >= this.namespaces.length) this.addNamespace(namespace, index, address);
       const bootstrap = path.join(this.dir, `envoy-${index}.json`);
       writeFileSync(bootstrap, JSON.stringify({ ...served, admin: { address: { socket_address: { address, port_value: 9901 } } } }));
       const child = spawn(
@@ -86,6 +81,18 @@ export class EnvoyFleet {
     }
   }
 
+  private addNamespace(namespace: string, index: number, address: string): void {
+    ip('netns', 'add', namespace);
+    this.namespaces.push(namespace);
+    ip('link', 'add', `${this.bridge}h${index}`, 'type', 'veth', 'peer', 'name', `${this.bridge}n${index}`);
+    ip('link', 'set', `${this.bridge}h${index}`, 'master', this.bridge);
+    ip('link', 'set', `${this.bridge}h${index}`, 'up');
+    ip('link', 'set', `${this.bridge}n${index}`, 'netns', namespace);
+    ip('-n', namespace, 'addr', 'add', `${address}/24`, 'dev', `${this.bridge}n${index}`);
+    ip('-n', namespace, 'link', 'set', `${this.bridge}n${index}`, 'up');
+    ip('-n', namespace, 'link', 'set', 'lo', 'up');
+  }
+
   /** Resident memory of each Envoy process, in bytes (`ip netns exec` execs Envoy in place). */
   rssBytes(): number[] {
     return this.envoys.map((envoy) => {
@@ -94,9 +101,10 @@ export class EnvoyFleet {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Ends every Envoy (SIGTERM, then SIGKILL after 5 s); the namespaces stay. */
+  async stopEnvoys(): Promise<void> {
     await Promise.all(
-      this.envoys.map(
+      this.envoys.splice(0).map(
         (envoy) =>
           new Promise<void>((resolve) => {
             if (envoy.child.exitCode !== null || envoy.child.signalCode !== null) return resolve();
@@ -106,6 +114,10 @@ export class EnvoyFleet {
           }),
       ),
     );
+  }
+
+  async stop(): Promise<void> {
+    await this.stopEnvoys();
     for (const namespace of this.namespaces) {
       try {
         ip('netns', 'del', namespace);

@@ -17,6 +17,8 @@
  *          at or after the absolute time `after` in which probe `id`'s health differs from the last
  *          publish before `after` (scenario 7: a change heard by one instance, published by each)
  *   nodeCount -> how many nodes the registry holds
+ *   eds -> [{peer, sent, acked, ackedAt}]: per open stream, the client's address, its EDS versions
+ *          last sent and ACKed, and when that ACK arrived (scenario 6)
  *   cpuProfile {start: true} | {file} -> {}: starts a V8 CPU profile (node:inspector), or stops it and writes it to `file`
  */
 import { writeFileSync } from 'node:fs';
@@ -180,8 +182,26 @@ async function cpuProfile(request: { start?: boolean; file?: string }) {
   return {};
 }
 
+// When each stream's last EDS ACK arrived, for scenario 6: the server's own time of it, not a poll's.
+const edsAckedAt = new Map<number, { version: string; at: number }>();
+shardvoy.xds.observe({
+  acked: (event) => {
+    if (event.typeUrl === ENDPOINT) edsAckedAt.set(event.streamId, { version: event.version, at: nowAbs() });
+  },
+  streamClosed: (event) => edsAckedAt.delete(event.streamId),
+});
+
+function edsStates() {
+  return shardvoy.xds.clients().map((client) => {
+    const eds = client.types[ENDPOINT];
+    const acked = edsAckedAt.get(client.streamId);
+    return { peer: client.peer, sent: eds?.lastSentVersion, acked: eds?.lastAckedVersion, ackedAt: acked?.version === eds?.lastAckedVersion ? acked?.at : undefined };
+  });
+}
+
 serveParent(
   {
+    eds: edsStates,
     heartbeat,
     cpuProfile,
     probes: (request: { probes: Array<{ id: string; cluster: string }> }) => {

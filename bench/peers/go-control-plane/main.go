@@ -3,7 +3,7 @@
 // serves for the bench group, read from a fixture that shardvoy's bench writes out (the encoded
 // resources of each type, base64, from shardvoy's snapshot).
 //
-//	shardvoy-gcp-peer -fixture FILE [-listen 127.0.0.1:0]
+//	shardvoy-gcp-peer -fixture FILE [-listen 127.0.0.1:0] [-track-eds]
 //
 // It prints one JSON line {"ready":{"grpc":"127.0.0.1:PORT",...}} on stdout once it serves, then
 // reads requests from stdin, one JSON object a line, {"id":N,"type":T,"payload":{...}}, and answers
@@ -18,6 +18,10 @@
 //	       freed memory to the OS first (runtime.GC + debug.FreeOSMemory)
 //	ping  {} -> {now}: the wall clock, for the caller to check the two clocks agree
 //	streams {} -> count of open streams
+//	eds {} -> [{peer, sent, acked, ackedAt}]: per open SotW stream, the client's address, the
+//	       version of the last EDS response sent and of the last one it ACKed, and when that ACK
+//	       arrived (only with -track-eds, which
+//	       scenario 6 sets to see real Envoys converge; the fan-out runs without that bookkeeping)
 //
 // Times are absolute milliseconds since the Unix epoch, with sub-millisecond precision, like the
 // bench's performance.timeOrigin + performance.now(). The process exits when stdin closes.
@@ -53,6 +57,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -128,6 +133,66 @@ type peer struct {
 	current *cachev3.Snapshot
 	mu      sync.Mutex
 	nodes   map[string]struct{}
+	// edsMu guards eds: per SotW stream id, what it was sent and ACKed of EDS (-track-eds only).
+	edsMu sync.Mutex
+	eds   map[int64]*edsState
+}
+
+type edsState struct {
+	Peer    string  `json:"peer"`
+	Sent    string  `json:"sent"`
+	Acked   string  `json:"acked"`
+	AckedAt float64 `json:"ackedAt"`
+}
+
+func (p *peer) edsOpened(ctx context.Context, id int64) {
+	address := ""
+	if from, ok := grpcpeer.FromContext(ctx); ok {
+		address = from.Addr.String()
+	}
+	p.edsMu.Lock()
+	p.eds[id] = &edsState{Peer: address}
+	p.edsMu.Unlock()
+}
+
+func (p *peer) edsClosed(id int64) {
+	p.edsMu.Lock()
+	delete(p.eds, id)
+	p.edsMu.Unlock()
+}
+
+// edsRequest notes an ACK: a request answering a response (a nonce) without an error.
+func (p *peer) edsRequest(id int64, r *discoveryv3.DiscoveryRequest) {
+	if r.GetTypeUrl() != resourcev3.EndpointType || r.GetResponseNonce() == "" || r.GetErrorDetail() != nil {
+		return
+	}
+	p.edsMu.Lock()
+	if state := p.eds[id]; state != nil {
+		state.Acked = r.GetVersionInfo()
+		state.AckedAt = nowMs()
+	}
+	p.edsMu.Unlock()
+}
+
+func (p *peer) edsResponse(id int64, r *discoveryv3.DiscoveryResponse) {
+	if r.GetTypeUrl() != resourcev3.EndpointType {
+		return
+	}
+	p.edsMu.Lock()
+	if state := p.eds[id]; state != nil {
+		state.Sent = r.GetVersionInfo()
+	}
+	p.edsMu.Unlock()
+}
+
+func (p *peer) edsStates() []edsState {
+	p.edsMu.Lock()
+	defer p.edsMu.Unlock()
+	out := make([]edsState, 0, len(p.eds))
+	for _, state := range p.eds {
+		out = append(out, *state)
+	}
+	return out
 }
 
 // adopt gives a node not seen before the current snapshot, before its first watch is created
@@ -246,6 +311,11 @@ func (p *peer) handle(req request) (any, error) {
 		return map[string]any{"now": nowMs()}, nil
 	case "streams":
 		return p.streams.Load(), nil
+	case "eds":
+		if p.eds == nil {
+			return nil, fmt.Errorf("eds: the peer was started without -track-eds")
+		}
+		return p.edsStates(), nil
 	}
 	return nil, fmt.Errorf("unknown request %q", req.Type)
 }
@@ -253,6 +323,7 @@ func (p *peer) handle(req request) (any, error) {
 func main() {
 	fixturePath := flag.String("fixture", "", "the JSON fixture written by the bench")
 	listen := flag.String("listen", "127.0.0.1:0", "address of the xDS gRPC server")
+	trackEDS := flag.Bool("track-eds", false, "note each SotW stream's EDS versions sent and ACKed (the eds request)")
 	flag.Parse()
 	fail := func(err error) {
 		fmt.Fprintf(os.Stderr, "go-control-plane peer: %v\n", err)
@@ -284,6 +355,23 @@ func main() {
 		DeltaStreamClosedFunc:  func(int64, *corev3.Node) { p.streams.Add(-1) },
 		StreamRequestFunc:      func(_ int64, r *discoveryv3.DiscoveryRequest) error { p.adopt(r.GetNode()); return nil },
 		StreamDeltaRequestFunc: func(_ int64, r *discoveryv3.DeltaDiscoveryRequest) error { p.adopt(r.GetNode()); return nil },
+	}
+	if *trackEDS {
+		p.eds = map[int64]*edsState{}
+		callbacks.StreamOpenFunc = func(ctx context.Context, id int64, _ string) error {
+			p.streams.Add(1)
+			p.edsOpened(ctx, id)
+			return nil
+		}
+		callbacks.StreamClosedFunc = func(id int64, _ *corev3.Node) { p.streams.Add(-1); p.edsClosed(id) }
+		callbacks.StreamRequestFunc = func(id int64, r *discoveryv3.DiscoveryRequest) error {
+			p.adopt(r.GetNode())
+			p.edsRequest(id, r)
+			return nil
+		}
+		callbacks.StreamResponseFunc = func(_ context.Context, id int64, _ *discoveryv3.DiscoveryRequest, r *discoveryv3.DiscoveryResponse) {
+			p.edsResponse(id, r)
+		}
 	}
 	ctx := context.Background()
 	xds := serverv3.NewServer(ctx, p.cache, callbacks)

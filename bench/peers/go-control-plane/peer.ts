@@ -37,6 +37,25 @@ export interface GcpInfo {
   readonly library: string;
 }
 
+export interface PeerOptions {
+  /** Killed after this, whatever happens to the bench. */
+  readonly maxLifetimeMs: number;
+  /** host:port of its xDS server (default 127.0.0.1:0). */
+  readonly listen?: string;
+  /** Note each stream's EDS versions sent and ACKed, for `eds()` (scenario 6). */
+  readonly trackEds?: boolean;
+}
+
+/** One SotW stream's EDS, as the peer's callbacks saw it. */
+export interface PeerEdsState {
+  /** The client's address, host:port. */
+  readonly peer: string;
+  readonly sent: string;
+  readonly acked: string;
+  /** When that ACK arrived, on the peer's clock (0 before any). */
+  readonly ackedAt: number;
+}
+
 /** Why the peer did not run; shown in its column instead of figures. */
 export class PeerNotRun extends Error {}
 
@@ -92,16 +111,17 @@ export class GcpPeer {
   }
 
   /** Builds if needed, writes the fixture, starts the peer and waits until it serves. */
-  static async start(fixture: PeerSnapshot, nodes: readonly string[], maxLifetimeMs: number): Promise<GcpPeer> {
+  static async start(fixture: PeerSnapshot, nodes: readonly string[], options: PeerOptions): Promise<GcpPeer> {
     const binary = await buildPeer();
     mkdirSync(WORK_DIR, { recursive: true });
     const fixturePath = path.join(WORK_DIR, `fixture-${process.pid}.json`);
     writeFileSync(fixturePath, JSON.stringify({ ...fixture, nodes }));
-    const child = spawn(binary, ['-fixture', fixturePath], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    const flags = [...(options.listen ? ['-listen', options.listen] : []), ...(options.trackEds ? ['-track-eds'] : [])];
+    const child = spawn(binary, ['-fixture', fixturePath, ...flags], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     // Never outlive the bench: killed with it, and after its lifetime cap in any case.
     const kill = () => child.kill('SIGKILL');
     process.once('exit', kill);
-    const cap = setTimeout(kill, maxLifetimeMs);
+    const cap = setTimeout(kill, options.maxLifetimeMs);
     cap.unref();
     child.once('exit', () => {
       clearTimeout(cap);
@@ -150,6 +170,11 @@ export class GcpPeer {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       this.process.stdin!.write(`${JSON.stringify({ id, type, payload })}\n`);
     });
+  }
+
+  /** Every open SotW stream's EDS versions (the peer must have been started with trackEds). */
+  eds(): Promise<PeerEdsState[]> {
+    return this.request<PeerEdsState[]>('eds', {}, 5_000);
   }
 
   /**
