@@ -11,7 +11,7 @@ import type { Clock } from '../registry/clock.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import { versionOf } from '../snapshot/snapshot.js';
 import { formatHostPort } from '../util/host-port.js';
-import { clientStatusResponse, type ClientStatusRequest } from './csds.js';
+import { encodeClientStatus, type ClientStatusRequest, type ClientView } from './csds.js';
 import { DeltaStream } from './delta-stream.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from './messages.js';
 import { groupOfNode, unknownGroupMessage } from './node-group.js';
@@ -116,7 +116,10 @@ export class XdsServer {
           this.refuse(call, refusal, 'csds', () => callback({ code: refusal.code, details: refusal.message }));
           return;
         }
-        callback(null, this.clientStatus(call.request));
+        this.clientStatus(call.request).then(
+          (answer) => callback(null, answer),
+          (error: Error) => callback({ code: grpc.status.INTERNAL, details: `client status: ${error.message}` }),
+        );
       },
       StreamClientStatus: (call: Duplex<ClientStatusRequest, object>) => this.serveClientStatus(call),
     });
@@ -131,7 +134,7 @@ export class XdsServer {
   /**
    * A CSDS stream: the read token first, the same request budget as an xDS stream, and
    * backpressure: a request is answered when the last answer was written, from the state then,
-   * and a newer request replaces an unanswered one.
+   * and a newer request replaces an unanswered one. One answer is built at a time.
    */
   private serveClientStatus(call: Duplex<ClientStatusRequest, object>): void {
     const peer = call.getPeer();
@@ -144,6 +147,7 @@ export class XdsServer {
     const settings = this.options.settings;
     const budget = new TokenBucket(settings.streamRequestsPerSecond, settings.streamRequestBurst, this.options.clock.now());
     let latest: ClientStatusRequest | undefined;
+    let building = false;
     let done = false;
     const finish = () => {
       if (done) return;
@@ -152,10 +156,22 @@ export class XdsServer {
       release();
     };
     const answer = () => {
-      if (done || !latest || !writer.ready) return;
+      if (done || building || !latest || !writer.ready) return;
       const request = latest;
       latest = undefined;
-      writer.write(this.clientStatus(request));
+      building = true;
+      this.clientStatus(request).then(
+        (bytes) => {
+          building = false;
+          if (done) return;
+          writer.write(bytes);
+          answer();
+        },
+        (error: Error) => {
+          finish();
+          call.emit('error', { code: grpc.status.INTERNAL, details: `client status: ${error.message}` });
+        },
+      );
     };
     const writer = new StreamWriter(call, () => this.options.settings.writeTimeoutSeconds * 1000, answer, () => {
       this.logLimiter.log(this.options.logger, 'warn', 'csds-stuck', { peer }, 'csds stream closed: the client read nothing within xds.writeTimeoutSeconds');
@@ -314,11 +330,18 @@ export class XdsServer {
     });
   }
 
-  private clientStatus(request: ClientStatusRequest): object {
-    return clientStatusResponse(
-      [...this.streams.values()].map(({ stream }) => ({ status: stream.status(), held: (typeUrl) => stream.heldResources(typeUrl) })),
-      request,
-    );
+  /** Encoded a slice at a time (csds.ts): each stream's status is read when its turn comes. */
+  private clientStatus(request: ClientStatusRequest): Promise<Buffer> {
+    const views = [...this.streams.values()].map(({ stream }): ClientView => {
+      let status: StreamStatus | undefined;
+      return {
+        get status() {
+          return (status ??= stream.status());
+        },
+        held: (typeUrl) => stream.heldResources(typeUrl),
+      };
+    });
+    return encodeClientStatus(views, request);
   }
 
   private serve<Req, Res>(
