@@ -97,8 +97,9 @@ const EVENT_LOOP_TURNS: Slicing = {
 
 /**
  * The encoded ClientStatusResponse, built a client at a time: after each CSDS_SLICE_MS of work it
- * waits for a turn of its own (answers being built at once take turns: one slice a turn). Each client's part is read when it is encoded, so a client that
- * leaves meanwhile is still listed as it was.
+ * waits for a turn of its own (answers being built at once take turns: one slice a turn). Each
+ * client's part is read when it is encoded, so a client that leaves meanwhile is still listed
+ * as it was.
  */
 export async function encodeClientStatus(clients: readonly ClientView[], request: ClientStatusRequest, slicing: Slicing = EVENT_LOOP_TURNS): Promise<Buffer> {
   const type = envoyType('envoy.service.status.v3.ClientConfig');
