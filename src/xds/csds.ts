@@ -56,14 +56,10 @@ export function matchesNodeId(matcher: StringMatcher | null, id: string): boolea
   }
 }
 
-function selected(clients: readonly ClientView[], request: ClientStatusRequest): ClientView[] {
+function selected(clients: readonly ClientView[], request: ClientStatusRequest): readonly ClientView[] {
   // A client's status is read (built) only when a matcher needs its node id.
-  if (request.node_matchers.length === 0) return [...clients];
+  if (request.node_matchers.length === 0) return clients;
   return clients.filter((view) => request.node_matchers.some((m) => matchesNodeId(m.node_id, view.status.nodeId ?? '')));
-}
-
-export function clientStatusResponse(clients: readonly ClientView[], request: ClientStatusRequest) {
-  return { config: selected(clients, request).map((view) => clientConfig(view, request)) };
 }
 
 /** How an encoding takes turns with the rest of the process: a clock in ms, and a wait for the next turn. */
@@ -116,7 +112,8 @@ export async function encodeClientStatus(clients: readonly ClientView[], request
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function clientConfig({ status, held }: ClientView, request: ClientStatusRequest) {
+/** One client's part of the answer: an envoy.service.status.v3.ClientConfig, as an object. */
+export function clientConfig({ status, held }: ClientView, request: ClientStatusRequest) {
   return {
     node: { id: status.nodeId ?? '', cluster: status.group ?? '' },
     client_scope: `stream-${status.streamId}`,

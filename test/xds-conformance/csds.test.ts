@@ -2,7 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLUSTER, ENDPOINT, LISTENER } from '../../src/envoy-api/type-urls.js';
-import { clientStatusResponse, matchesNodeId } from '../../src/xds/csds.js';
+import { clientConfig, matchesNodeId } from '../../src/xds/csds.js';
 import { clientStatusService } from '../../src/xds/service-definitions.js';
 import type { StreamStatus, TypeStatus } from '../../src/xds/stream-base.js';
 import { decodeToJson } from '../support/golden-json.js';
@@ -96,7 +96,7 @@ describe('CSDS', () => {
     };
     const value = Uint8Array.from([1, 2]);
     const held = (typeUrl: string) => (typeUrl === CLUSTER ? [{ name: 'a', version: 'h1', value }] : []);
-    const [config] = clientStatusResponse([{ status, held }], { node_matchers: [], exclude_resource_contents: false }).config;
+    const config = clientConfig({ status, held }, { node_matchers: [], exclude_resource_contents: false });
     expect(config!.node).toEqual({ id: 'envoy-1', cluster: 'edge' });
     expect(config!.client_scope).toBe('stream-7');
     expect(config!.generic_xds_configs).toEqual([
