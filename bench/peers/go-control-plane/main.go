@@ -20,8 +20,8 @@
 //	streams {} -> count of open streams
 //	eds {} -> [{peer, sent, acked, ackedAt}]: per open SotW stream, the client's address, the
 //	       version of the last EDS response sent and of the last one it ACKed, and when that ACK
-//	       arrived (only with -track-eds, which
-//	       scenario 6 sets to see real Envoys converge; the fan-out runs without that bookkeeping)
+//	       arrived (only with -track-eds, which scenario 6 sets to see real Envoys converge; the
+//	       fan-out runs without that bookkeeping)
 //
 // Times are absolute milliseconds since the Unix epoch, with sub-millisecond precision, like the
 // bench's performance.timeOrigin + performance.now(). The process exits when stdin closes.
@@ -133,7 +133,8 @@ type peer struct {
 	current *cachev3.Snapshot
 	mu      sync.Mutex
 	nodes   map[string]struct{}
-	// edsMu guards eds: per SotW stream id, what it was sent and ACKed of EDS (-track-eds only).
+	// edsMu guards eds: per SotW stream id, what it was sent and ACKed of EDS. Nil without
+	// -track-eds, and then the eds* methods do nothing.
 	edsMu sync.Mutex
 	eds   map[int64]*edsState
 }
@@ -146,6 +147,9 @@ type edsState struct {
 }
 
 func (p *peer) edsOpened(ctx context.Context, id int64) {
+	if p.eds == nil {
+		return
+	}
 	address := ""
 	if from, ok := grpcpeer.FromContext(ctx); ok {
 		address = from.Addr.String()
@@ -156,6 +160,9 @@ func (p *peer) edsOpened(ctx context.Context, id int64) {
 }
 
 func (p *peer) edsClosed(id int64) {
+	if p.eds == nil {
+		return
+	}
 	p.edsMu.Lock()
 	delete(p.eds, id)
 	p.edsMu.Unlock()
@@ -163,7 +170,7 @@ func (p *peer) edsClosed(id int64) {
 
 // edsRequest notes an ACK: a request answering a response (a nonce) without an error.
 func (p *peer) edsRequest(id int64, r *discoveryv3.DiscoveryRequest) {
-	if r.GetTypeUrl() != resourcev3.EndpointType || r.GetResponseNonce() == "" || r.GetErrorDetail() != nil {
+	if p.eds == nil || r.GetTypeUrl() != resourcev3.EndpointType || r.GetResponseNonce() == "" || r.GetErrorDetail() != nil {
 		return
 	}
 	p.edsMu.Lock()
@@ -175,7 +182,7 @@ func (p *peer) edsRequest(id int64, r *discoveryv3.DiscoveryRequest) {
 }
 
 func (p *peer) edsResponse(id int64, r *discoveryv3.DiscoveryResponse) {
-	if r.GetTypeUrl() != resourcev3.EndpointType {
+	if p.eds == nil || r.GetTypeUrl() != resourcev3.EndpointType {
 		return
 	}
 	p.edsMu.Lock()
@@ -348,30 +355,27 @@ func main() {
 		fail(err)
 	}
 
-	callbacks := serverv3.CallbackFuncs{
-		StreamOpenFunc:         func(context.Context, int64, string) error { p.streams.Add(1); return nil },
-		StreamClosedFunc:       func(int64, *corev3.Node) { p.streams.Add(-1) },
-		DeltaStreamOpenFunc:    func(context.Context, int64, string) error { p.streams.Add(1); return nil },
-		DeltaStreamClosedFunc:  func(int64, *corev3.Node) { p.streams.Add(-1) },
-		StreamRequestFunc:      func(_ int64, r *discoveryv3.DiscoveryRequest) error { p.adopt(r.GetNode()); return nil },
-		StreamDeltaRequestFunc: func(_ int64, r *discoveryv3.DeltaDiscoveryRequest) error { p.adopt(r.GetNode()); return nil },
-	}
 	if *trackEDS {
 		p.eds = map[int64]*edsState{}
-		callbacks.StreamOpenFunc = func(ctx context.Context, id int64, _ string) error {
+	}
+	callbacks := serverv3.CallbackFuncs{
+		StreamOpenFunc: func(ctx context.Context, id int64, _ string) error {
 			p.streams.Add(1)
 			p.edsOpened(ctx, id)
 			return nil
-		}
-		callbacks.StreamClosedFunc = func(id int64, _ *corev3.Node) { p.streams.Add(-1); p.edsClosed(id) }
-		callbacks.StreamRequestFunc = func(id int64, r *discoveryv3.DiscoveryRequest) error {
+		},
+		StreamClosedFunc:      func(id int64, _ *corev3.Node) { p.streams.Add(-1); p.edsClosed(id) },
+		DeltaStreamOpenFunc:   func(context.Context, int64, string) error { p.streams.Add(1); return nil },
+		DeltaStreamClosedFunc: func(int64, *corev3.Node) { p.streams.Add(-1) },
+		StreamRequestFunc: func(id int64, r *discoveryv3.DiscoveryRequest) error {
 			p.adopt(r.GetNode())
 			p.edsRequest(id, r)
 			return nil
-		}
-		callbacks.StreamResponseFunc = func(_ context.Context, id int64, _ *discoveryv3.DiscoveryRequest, r *discoveryv3.DiscoveryResponse) {
+		},
+		StreamResponseFunc: func(_ context.Context, id int64, _ *discoveryv3.DiscoveryRequest, r *discoveryv3.DiscoveryResponse) {
 			p.edsResponse(id, r)
-		}
+		},
+		StreamDeltaRequestFunc: func(_ int64, r *discoveryv3.DeltaDiscoveryRequest) error { p.adopt(r.GetNode()); return nil },
 	}
 	ctx := context.Background()
 	xds := serverv3.NewServer(ctx, p.cache, callbacks)
