@@ -20,6 +20,7 @@ const RESTART_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['xds.streamRequestsPerSecond', (c) => c.xds.streamRequestsPerSecond],
   ['xds.streamRequestBurst', (c) => c.xds.streamRequestBurst],
   ['xds.maxRequestBytes', (c) => c.xds.maxRequestBytes],
+  ['xds.maxStreamsPerConnection', (c) => c.xds.maxStreamsPerConnection],
   ['xds.controlPlaneId', (c) => c.xds.controlPlaneId],
 ];
 
@@ -51,6 +52,7 @@ export function reconcile(running: Config, next: Config): Reconciled {
       streamRequestsPerSecond: running.xds.streamRequestsPerSecond,
       streamRequestBurst: running.xds.streamRequestBurst,
       maxRequestBytes: running.xds.maxRequestBytes,
+      maxStreamsPerConnection: running.xds.maxStreamsPerConnection,
       controlPlaneId: running.xds.controlPlaneId,
     }),
   });

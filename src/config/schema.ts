@@ -32,6 +32,8 @@ export const DEFAULT_XDS_MAX_RESOURCE_NAME_LENGTH = 512;
 export const DEFAULT_XDS_MAX_SUBSCRIBED_NAMES = 10_000;
 export const DEFAULT_XDS_MAX_STREAMS_PER_PEER = 100;
 export const DEFAULT_XDS_MAX_REFUSED_STREAMS_PER_CONNECTION = 10;
+/** Envoy opens one stream per xDS type at most on its connection; gRPC's xDS clients one or two. */
+export const DEFAULT_XDS_MAX_STREAMS_PER_CONNECTION = 32;
 export const DEFAULT_XDS_MAX_STREAMS = 10_000;
 export const DEFAULT_XDS_WRITE_TIMEOUT_SECONDS = 30;
 export const DEFAULT_DATABASE = 'default';
@@ -228,6 +230,9 @@ export const NativeConfigSchema = Type.Object(
             Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_STREAMS_PER_PEER, reason: 'must be a whole number, 1 or more' }),
           ),
           maxStreams: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_STREAMS, reason: 'must be a whole number, 1 or more' })),
+          maxStreamsPerConnection: Type.Optional(
+            Type.Integer({ minimum: 1, default: DEFAULT_XDS_MAX_STREAMS_PER_CONNECTION, reason: 'must be a whole number, 1 or more' }),
+          ),
           maxRefusedStreamsPerConnection: Type.Optional(
             Type.Integer({ minimum: 0, default: DEFAULT_XDS_MAX_REFUSED_STREAMS_PER_CONNECTION, reason: 'must be a whole number, 0 or more' }),
           ),

@@ -146,6 +146,12 @@ export interface XdsConfig {
   /** Most streams open at once from one peer IP address, and in all (RESOURCE_EXHAUSTED). */
   readonly maxStreamsPerPeer: number;
   readonly maxStreams: number;
+  /**
+   * Calls open at once on one connection: the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of the gRPC
+   * port. One over it is refused by HTTP/2 itself (RST_STREAM REFUSED_STREAM), before grpc-js sets
+   * it up. Bound at start.
+   */
+  readonly maxStreamsPerConnection: number;
   /** A connection on which more calls than this were refused is closed (GOAWAY ENHANCE_YOUR_CALM). */
   readonly maxRefusedStreamsPerConnection: number;
   /** A stream whose client reads nothing of a response for this long is closed. */

@@ -11,7 +11,8 @@
  *
  * Counted: the refusals shardvoy makes (stream limits, request limits, unknown groups, tokens,
  * request budgets). grpc-js answers some calls before shardvoy sees them (an unknown method, a
- * message over xds.maxRequestBytes, one that does not decode): those are not counted.
+ * message over xds.maxRequestBytes, one that does not decode), and HTTP/2 resets the calls over
+ * xds.maxStreamsPerConnection before either sees them: those are not counted.
  */
 import http2 from 'node:http2';
 import { http2StreamOf } from './http2-stream-of.js';

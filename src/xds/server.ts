@@ -95,6 +95,9 @@ export class XdsServer {
       'grpc.max_connection_age_ms': options.settings.maxConnectionAgeSeconds * 1000,
       'grpc.max_connection_age_grace_ms': options.settings.maxConnectionAgeGraceSeconds * 1000,
       'grpc.max_receive_message_length': options.settings.maxRequestBytes,
+      // Calls past it on one connection are refused by nghttp2 before grpc-js builds them: a
+      // client sending hundreds at once cannot make the event loop set each one up (issue 11).
+      'grpc.max_concurrent_streams': options.settings.maxStreamsPerConnection,
     });
     const limits = () => this.options.settings;
     this.server.addService(aggregatedService(limits), {

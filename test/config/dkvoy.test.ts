@@ -38,7 +38,7 @@ describe('dkvoy dialect', () => {
         remote: ['ds1:8082', 'ds2:8082'],
         pollIntervalSeconds: 5,
       },
-      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 1048576, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 100, maxStreams: 10000, maxRefusedStreamsPerConnection: 10, writeTimeoutSeconds: 30 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 1048576, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 100, maxStreams: 10000, maxStreamsPerConnection: 32, maxRefusedStreamsPerConnection: 10, writeTimeoutSeconds: 30 },
       groups: [
         {
           name: 'local-group',

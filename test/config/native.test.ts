@@ -34,7 +34,7 @@ describe('native dialect', () => {
         remote: [],
         pollIntervalSeconds: 5,
       },
-      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 1048576, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 100, maxStreams: 10000, maxRefusedStreamsPerConnection: 10, writeTimeoutSeconds: 30 },
+      xds: { debounceMs: 10, maxDelayMs: 100, maxConnectionAgeSeconds: 1800, maxConnectionAgeGraceSeconds: 60, streamRequestsPerSecond: 50, streamRequestBurst: 200, fencedConnectionCloseSeconds: 1, nackRetryMaxSeconds: 300, maxRequestBytes: 1048576, maxNodeBytes: 262144, maxNodeStringLength: 8192, maxResourceNameLength: 512, maxSubscribedNames: 10000, maxStreamsPerPeer: 100, maxStreams: 10000, maxStreamsPerConnection: 32, maxRefusedStreamsPerConnection: 10, writeTimeoutSeconds: 30 },
       groups: [
         {
           name: 'local-group',
@@ -64,7 +64,7 @@ describe('native dialect', () => {
       http: { listen: '127.0.0.1:0' },
       grpc: { listen: '[::1]:9000' },
       registry: { leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json' },
-      xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60, maxRequestBytes: 65536, maxNodeBytes: 4096, maxNodeStringLength: 100, maxResourceNameLength: 200, maxSubscribedNames: 50, maxStreamsPerPeer: 7, maxStreams: 70, maxRefusedStreamsPerConnection: 3, writeTimeoutSeconds: 2.5 },
+      xds: { debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60, maxRequestBytes: 65536, maxNodeBytes: 4096, maxNodeStringLength: 100, maxResourceNameLength: 200, maxSubscribedNames: 50, maxStreamsPerPeer: 7, maxStreams: 70, maxStreamsPerConnection: 5, maxRefusedStreamsPerConnection: 3, writeTimeoutSeconds: 2.5 },
       groups: [
         {
           name: 'g1',
@@ -82,7 +82,7 @@ describe('native dialect', () => {
     expect(config.http.listen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(config.grpc.listen).toEqual({ host: '::1', port: 9000 });
     expect(config.registry).toMatchObject({ leaseSeconds: 0.5, expiredRetentionSeconds: 0, portReuseSeconds: 60, stateFile: '/var/lib/shardvoy/state.json', warmupSeconds: 0.5 });
-    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60, maxRequestBytes: 65536, maxNodeBytes: 4096, maxNodeStringLength: 100, maxResourceNameLength: 200, maxSubscribedNames: 50, maxStreamsPerPeer: 7, maxStreams: 70, maxRefusedStreamsPerConnection: 3, writeTimeoutSeconds: 2.5 });
+    expect(config.xds).toEqual({ debounceMs: 0, maxDelayMs: 50, maxConnectionAgeSeconds: 60, maxConnectionAgeGraceSeconds: 5, streamRequestsPerSecond: 10, streamRequestBurst: 20, fencedConnectionCloseSeconds: 0, nackRetryMaxSeconds: 60, maxRequestBytes: 65536, maxNodeBytes: 4096, maxNodeStringLength: 100, maxResourceNameLength: 200, maxSubscribedNames: 50, maxStreamsPerPeer: 7, maxStreams: 70, maxStreamsPerConnection: 5, maxRefusedStreamsPerConnection: 3, writeTimeoutSeconds: 2.5 });
     expect(config.groups.map((g) => [g.name, g.dc, g.database, g.proxyless])).toEqual([
       ['g1', 'dc1', 'db1', false],
       ['grpc-clients', undefined, 'default', true],

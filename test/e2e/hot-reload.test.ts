@@ -103,6 +103,7 @@ describe('reconcile', () => {
     ['xds.streamRequestsPerSecond', { xds: { streamRequestsPerSecond: 10 } }, (c) => c.xds.streamRequestsPerSecond],
     ['xds.streamRequestBurst', { xds: { streamRequestBurst: 20 } }, (c) => c.xds.streamRequestBurst],
     ['xds.maxRequestBytes', { xds: { maxRequestBytes: 4096 } }, (c) => c.xds.maxRequestBytes],
+    ['xds.maxStreamsPerConnection', { xds: { maxStreamsPerConnection: 4 } }, (c) => c.xds.maxStreamsPerConnection],
     ['xds.controlPlaneId', { xds: { controlPlaneId: 'cp-2' } }, (c) => c.xds.controlPlaneId],
   ];
   it.each(RESTART_ONLY)('keeps the running %s and names it', (key, change, get) => {

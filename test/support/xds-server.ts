@@ -24,6 +24,7 @@ export const DEFAULT_XDS_SETTINGS: XdsConfig = {
   maxSubscribedNames: 10_000,
   maxStreamsPerPeer: 100,
   maxStreams: 10_000,
+  maxStreamsPerConnection: 32,
   maxRefusedStreamsPerConnection: 10,
   writeTimeoutSeconds: 30,
 };

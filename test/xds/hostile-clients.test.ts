@@ -275,6 +275,21 @@ describe('finding 1: a connection whose calls keep being refused is closed, so w
   });
 });
 
+describe('finding 1: calls past xds.maxStreamsPerConnection on one connection are refused by HTTP/2 before shardvoy sets them up', () => {
+  it('serves 4 of 10 calls sent at once on one connection and resets the other 6 with REFUSED_STREAM, which shardvoy never sees', async () => {
+    const started = await start({ maxStreamsPerConnection: 4 });
+    const first = raw(started.address, SOTW_PATH, { read: true });
+    const calls = [first, ...Array.from({ length: 9 }, () => raw(started.address, SOTW_PATH, { read: true, session: first.session }))];
+    for (const call of calls) call.send({ type_url: CLUSTER, node: { id: 'edge' } });
+    const ends = await Promise.all(calls.map((call) => Promise.race([call.closed, new Promise<undefined>((resolve) => setTimeout(resolve, 1_000))])));
+    expect(ends.filter((end) => end === undefined)).toHaveLength(4);
+    expect(ends.filter((end) => end?.rstCode === 7)).toHaveLength(6); // NGHTTP2_REFUSED_STREAM
+    expect(calls.filter((call) => call.messages === 1)).toHaveLength(4);
+    expect(started.server.clients()).toHaveLength(4);
+    expect(started.logLines().filter((l) => l.msg === 'xds stream refused')).toEqual([]);
+  });
+});
+
 describe('finding 1: the refusal guard counts unary refusals too', () => {
   it('closes the connection of a client whose CSDS fetches are refused more than xds.maxRefusedStreamsPerConnection times at once', async () => {
     const { address, logLines } = await start({ maxRefusedStreamsPerConnection: 3 }, { readToken: 'r3ad' });
