@@ -36,6 +36,15 @@ interface Sent {
   readonly sentAtMs: number;
 }
 
+interface TrackedStream {
+  /** When its first response was sent: changes older than the stream are not its convergence. */
+  readonly sinceMs: number;
+  /** The last response sent of each type, until its ACK or NACK. */
+  readonly awaiting: Map<ResourceTypeUrl, Sent>;
+  /** The change last measured of each type (a resend of the same change is not measured twice). */
+  readonly measured: Map<ResourceTypeUrl, number>;
+}
+
 /** Changes remembered per group and type, to find the one a response carried when its ACK comes. */
 const CHANGE_HISTORY = 32;
 
@@ -53,12 +62,8 @@ export class Metrics implements XdsObserver {
    * that happened before the response was sent.
    */
   private readonly changes = new Map<string, Map<ResourceTypeUrl, Array<{ version: string; changedAtMs: number }>>>();
-  /** `streamId|typeUrl` -> the last response sent, until its ACK or NACK. */
-  private readonly awaiting = new Map<string, Sent>();
-  /** `streamId|typeUrl` -> the change last measured (a resend of the same change is not measured twice). */
-  private readonly measured = new Map<string, number>();
-  /** streamId -> when its first response was sent: changes older than the stream are not its convergence. */
-  private readonly streamSince = new Map<number, number>();
+  /** streamId -> what is tracked of the stream; one entry, so a stream's close costs the same however many are open. */
+  private readonly tracked = new Map<number, TrackedStream>();
   /** Self-preservation as of the last rebuild. */
   private preserving = false;
 
@@ -206,37 +211,37 @@ export class Metrics implements XdsObserver {
   responseSent(event: StreamReplyEvent): void {
     this.responses.inc({ type: SHORT_NAMES[event.typeUrl] });
     const now = this.deps.clock.now();
-    if (!this.streamSince.has(event.streamId)) this.streamSince.set(event.streamId, now);
-    const key = `${event.streamId}|${event.typeUrl}`;
-    if (event.group === undefined) this.awaiting.delete(key);
-    else this.awaiting.set(key, { version: event.version, group: event.group, sentAtMs: now });
+    let stream = this.tracked.get(event.streamId);
+    if (!stream) {
+      stream = { sinceMs: now, awaiting: new Map(), measured: new Map() };
+      this.tracked.set(event.streamId, stream);
+    }
+    if (event.group === undefined) stream.awaiting.delete(event.typeUrl);
+    else stream.awaiting.set(event.typeUrl, { version: event.version, group: event.group, sentAtMs: now });
   }
 
   acked(event: StreamReplyEvent): void {
-    const key = `${event.streamId}|${event.typeUrl}`;
-    const sent = this.awaiting.get(key);
-    this.awaiting.delete(key);
-    if (!sent || sent.version !== event.version) return;
+    const stream = this.tracked.get(event.streamId);
+    const sent = stream?.awaiting.get(event.typeUrl);
+    if (!stream || !sent) return;
+    stream.awaiting.delete(event.typeUrl);
+    if (sent.version !== event.version) return;
     const history = this.changes.get(sent.group)?.get(event.typeUrl) ?? [];
     let change: { changedAtMs: number } | undefined;
     for (const c of history) if (c.changedAtMs <= sent.sentAtMs) change = c;
-    const since = this.streamSince.get(event.streamId) ?? sent.sentAtMs;
     // Not a change this client saw happen (it connected after it), or one already measured (a resend).
-    if (!change || change.changedAtMs < since || this.measured.get(key) === change.changedAtMs) return;
-    this.measured.set(key, change.changedAtMs);
+    if (!change || change.changedAtMs < stream.sinceMs || stream.measured.get(event.typeUrl) === change.changedAtMs) return;
+    stream.measured.set(event.typeUrl, change.changedAtMs);
     this.convergence.observe({ type: SHORT_NAMES[event.typeUrl] }, Math.max(0, this.deps.clock.now() - change.changedAtMs) / 1000);
   }
 
   nacked(event: StreamReplyEvent & { readonly message: string }): void {
     this.nacks.inc({ type: SHORT_NAMES[event.typeUrl] });
-    this.awaiting.delete(`${event.streamId}|${event.typeUrl}`);
+    this.tracked.get(event.streamId)?.awaiting.delete(event.typeUrl);
   }
 
   streamClosed(event: { readonly streamId: number }): void {
-    this.streamSince.delete(event.streamId);
-    for (const map of [this.awaiting, this.measured]) {
-      for (const key of map.keys()) if (key.startsWith(`${event.streamId}|`)) map.delete(key);
-    }
+    this.tracked.delete(event.streamId);
   }
 
   private setShardsWithoutMaster(): void {
