@@ -249,9 +249,10 @@ describe('hostile clients cannot take shardvoy down', () => {
 
   it('CSDS flood with 500 streams open: a non-reader sending 300 requests is cut off, non-readers within the budget hold one answer each and are reset', async () => {
     await underAttack('csds-flood', async () => {
-      const ads = open(500, 10, SOTW_PATH, true, 10); // 50 from each of 10 addresses
+      const ads = open(500, 20, SOTW_PATH, true, 10); // 50 from each of 10 addresses, 25 on each connection (xds.maxStreamsPerConnection 32)
       for (const c of ads) c.send({ type_url: CLUSTER, node: { id: 'edge' } });
       await sleep(1_000);
+      expect(await shardvoy.xdsClients()).toHaveLength(501); // and the normal client
       const flood = new RawCall(shardvoy.grpcAddress, CSDS_PATH);
       for (let i = 0; i < 300; i++) flood.send({ node_matchers: [] });
       const patient = open(3, 3, CSDS_PATH, false);
