@@ -13,6 +13,7 @@ import { startEtcd, type EtcdCluster } from '../support/etcd.js';
 import { eventually, startTestShardvoy, type Running } from '../support/harness.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { printFigure } from '../support/traffic.js';
+import { scrapeMetric } from '../support/metrics.js';
 
 let etcd: EtcdCluster;
 let client: Etcd3;
@@ -100,8 +101,7 @@ describe('registry.store: etcd', () => {
     await all[2]!.stop();
     await eventually(async () => expect((await reasons()).filter((r) => r !== 'InstanceJoined sv-0')).toEqual([...joined, 'InstanceLeft sv-2']), 5_000);
     // Each change cost etcd round trips, and the metrics count them.
-    const metrics = await (await fetch(`${all[0]!.baseUrl}/metrics`)).text();
-    expect(Number(/^shardvoy_etcd_request_seconds_count\{op="txn"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(await scrapeMetric(all[0]!.baseUrl, 'shardvoy_etcd_request_seconds_count{op="txn"}')).toBeGreaterThanOrEqual(1);
   });
 
   it('writes nothing to etcd for a heartbeat that changes nothing: the lease is renewed', async () => {
@@ -126,9 +126,7 @@ describe('registry.store: etcd', () => {
       await watcher.cancel();
     }
     printFigure('etcd-writes-for-14-renewals-then-a-change', { writes: writes.length });
-    const renewals = await Promise.all(
-      all.map(async (one) => Number(/^shardvoy_etcd_request_seconds_count\{op="lease_renew"\} (\d+)$/m.exec(await (await fetch(`${one.baseUrl}/metrics`)).text())?.[1])),
-    );
+    const renewals = await Promise.all(all.map((one) => scrapeMetric(one.baseUrl, 'shardvoy_etcd_request_seconds_count{op="lease_renew"}')));
     expect(renewals[0]! + renewals[1]!).toBeGreaterThanOrEqual(14);
     expect(writes).toEqual([`put ${prefix}nodes/quiet`, `put ${prefix}alive/quiet`]);
     // The lease was renewed: two leases on, the node is live on both.
@@ -174,7 +172,7 @@ describe('registry.store: etcd', () => {
     const judgeOf = async () => (await eventually(async () => { const s = (first.shardvoy.registry as any).judgeStatus(); expect(s).toBeDefined(); return s; })).judge as string;
     const judge = await judgeOf();
     // One judge for the cluster, as each instance's metrics say.
-    const judges = await Promise.all(all.map(async (one) => Number(/^shardvoy_registry_judge (\d)$/m.exec(await (await fetch(`${one.baseUrl}/metrics`)).text())?.[1])));
+    const judges = await Promise.all(all.map((one) => scrapeMetric(one.baseUrl, 'shardvoy_registry_judge')));
     expect(judges.sort()).toEqual([0, 1]);
     const [judging, other] = judge === 'sv-0' || judge.startsWith('sv-0') ? [first, second] : [second, first];
     expect((await post(other, node('gone'))).status).toBe(200);
@@ -250,7 +248,7 @@ describe('registry.store: etcd', () => {
       }
       return counts;
     };
-    const engaged = async () => /^shardvoy_self_preservation_engaged 1$/m.test(await (await fetch(`${one!.baseUrl}/metrics`)).text());
+    const engaged = async () => (await scrapeMetric(one!.baseUrl, 'shardvoy_self_preservation_engaged')) === 1;
     await eventually(async () => expect(await engaged()).toBe(true), 30_000, 100);
     const engagedAfterMs = Date.now() - silentFrom;
     // Every lease has been revoked by now, well past the judge's wait.
@@ -286,9 +284,8 @@ describe('registry.store: etcd', () => {
         return response.text();
       }, 10_000, 100);
       expect(ready).toContain('etcd');
-      const metrics = await (await fetch(`${cut.baseUrl}/metrics`)).text();
-      expect(metrics).toMatch(/^shardvoy_registry_store_reachable 0$/m);
-      expect(Number(/^shardvoy_registry_store_unreachable_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(await scrapeMetric(cut.baseUrl, 'shardvoy_registry_store_reachable')).toBe(0);
+      expect(await scrapeMetric(cut.baseUrl, 'shardvoy_registry_store_unreachable_seconds')).toBeGreaterThan(0);
       // Its last snapshot stays: the master routed as before, same version.
       const during = await cut.getJson('/clusters');
       expect([during.version, during.clusters[0].endpoints.map((e: { id: string; routed: boolean }) => [e.id, e.routed])]).toEqual([versionBefore, [['steady', true]]]);

@@ -17,6 +17,7 @@ import { HeartbeatLoadProcess, rssOf, RssSampler } from '../support/heartbeat-lo
 import { CSDS_PATH, DELTA_PATH, frame, RawCall, SOTW_PATH } from '../support/hostile-client.js';
 import { startShardvoyProcess, type ShardvoyProcess } from '../support/shardvoy-process.js';
 import { printFigure } from '../support/traffic.js';
+import { scrapeMetric } from '../support/metrics.js';
 
 const MB = 1024 * 1024;
 const REPLICAS = 100;
@@ -81,10 +82,7 @@ describe('hostile clients cannot take shardvoy down', () => {
 
   /** nodejs_eventloop_lag_max_seconds of GET /metrics, in ms. */
   async function eventLoopLagMaxMs(): Promise<number> {
-    const metrics = await (await fetch(`${shardvoy.baseUrl}/metrics`)).text();
-    const seconds = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1];
-    if (seconds === undefined) throw new Error('GET /metrics has no nodejs_eventloop_lag_max_seconds');
-    return Math.round(Number(seconds) * 1000);
+    return Math.round((await scrapeMetric(shardvoy.baseUrl, 'nodejs_eventloop_lag_max_seconds')) * 1000);
   }
 
   /** Moves the master and times until the normal client holds its new address. */

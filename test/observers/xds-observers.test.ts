@@ -9,13 +9,9 @@ import { EnvoyLikeClient } from '../support/ads-client.js';
 import { dkvClient } from '../support/dkv-client.js';
 import { eventually, startTestShardvoy, type Running } from '../support/harness.js';
 import { RawSotwStream } from '../support/raw-xds.js';
+import { metricSample } from '../support/metrics.js';
 
 const GROUPS = [{ name: 'local-group', shards: [{ name: 'shard0', listen: '0.0.0.0:10000', clusters: ['shard0-masters', 'shard0-replicas'] }] }];
-
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 /** Every control_plane.identifier the client's stream received. */
 function identifiers(client: EnvoyLikeClient): string[] {
@@ -64,10 +60,10 @@ describe('xDS observers', () => {
     await client.waitFor((c) => c.responses.some((r) => r.typeUrl === LISTENER), 5_000, 'a listener response');
     await new Promise((r) => setTimeout(r, 100));
     let text = await (await fetch(`${running.baseUrl}/metrics`)).text();
-    expect(sample(text, 'shardvoy_xds_streams{protocol="sotw",group="local-group"}')).toBe(1);
-    expect(sample(text, 'shardvoy_xds_nacks_received_total{type="lds"}')).toBe(1);
-    expect(sample(text, 'shardvoy_xds_responses_sent_total{type="cds"}')).toBe(1);
-    expect(sample(text, 'shardvoy_xds_responses_sent_total{type="lds"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_xds_streams{protocol="sotw",group="local-group"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_xds_nacks_received_total{type="lds"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_xds_responses_sent_total{type="cds"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_xds_responses_sent_total{type="lds"}')).toBe(1);
     // Default process and event-loop metrics.
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
@@ -82,9 +78,9 @@ describe('xDS observers', () => {
     await client.waitFor((c) => c.responses.length > before && c.endpointsOf('shard0-masters').length === 1, 5_000, 'the new endpoint');
     await new Promise((r) => setTimeout(r, 200));
     text = await (await fetch(`${running.baseUrl}/metrics`)).text();
-    expect(sample(text, 'shardvoy_config_change_to_ack_seconds_count{type="eds"}')).toBe(1);
-    expect(sample(text, 'shardvoy_config_change_to_ack_seconds_sum{type="eds"}')).toBeLessThan(5);
-    expect(sample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_config_change_to_ack_seconds_count{type="eds"}')).toBe(1);
+    expect(metricSample(text, 'shardvoy_config_change_to_ack_seconds_sum{type="eds"}')).toBeLessThan(5);
+    expect(metricSample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBe(1);
     events = (await running.getJson('/v1/events?since=1')).events;
     // The masters listener is named after its masters (contract 11): new listeners, accepted this time.
     expect(events.map((e: any) => e.reason)).toEqual(['NodeRegistered', 'MasterChanged', 'ConfigRecovered']);
@@ -96,7 +92,7 @@ describe('a client that leaves a response unanswered', () => {
     const running = await startTestShardvoy({ groups: GROUPS });
     const stream = new RawSotwStream(running.grpcAddress);
     try {
-      const wait = async (type: string) => sample(await (await fetch(`${running.baseUrl}/metrics`)).text(), `shardvoy_xds_reply_wait_seconds{group="local-group",type="${type}"}`);
+      const wait = async (type: string) => metricSample(await (await fetch(`${running.baseUrl}/metrics`)).text(), `shardvoy_xds_reply_wait_seconds{group="local-group",type="${type}"}`);
       expect(await wait('cds')).toBe(0);
       stream.request({ type_url: CLUSTER, node: { id: 'local-group' } });
       const cds = await stream.next();
@@ -124,8 +120,8 @@ describe('agent heartbeats', () => {
       const outcome = await postHeartbeat(new URL(`${running.baseUrl}/v1/heartbeat`), { address: '10.0.0.7:9000', database: 'default', shard: 'shard0', role: 'replica' }, undefined, 5_000);
       expect(outcome.kind).toBe('answered');
       const text = await (await fetch(`${running.baseUrl}/metrics`)).text();
-      expect(sample(text, 'shardvoy_heartbeats_received_total{source="agent",outcome="accepted"}')).toBe(1);
-      expect(sample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBeUndefined();
+      expect(metricSample(text, 'shardvoy_heartbeats_received_total{source="agent",outcome="accepted"}')).toBe(1);
+      expect(metricSample(text, 'shardvoy_heartbeats_received_total{source="http",outcome="accepted"}')).toBeUndefined();
     } finally {
       await running.stop();
     }
@@ -142,8 +138,8 @@ describe('DKV heartbeats', () => {
       const bad = await dkv.updateStatus({ regionInfo: { dcID: 'dc1', nodeAddress: 'nowhere', database: 'default', vBucket: 'shard0', status: 'LEADER' }, timestamp: 1 });
       expect(bad.code).toBe(-1);
       const text = await (await fetch(`${running.baseUrl}/metrics`)).text();
-      expect(sample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="accepted"}')).toBe(1);
-      expect(sample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="invalid"}')).toBe(1);
+      expect(metricSample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="accepted"}')).toBe(1);
+      expect(metricSample(text, 'shardvoy_heartbeats_received_total{source="dkv",outcome="invalid"}')).toBe(1);
     } finally {
       dkv.close();
       await running.stop();
